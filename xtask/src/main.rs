@@ -1,0 +1,52 @@
+//! `cargo xtask <command>`: the project's tooling, in Rust so that it runs wherever cargo
+//! does. Every command prints `==>` lines for its steps and fails with a message that says
+//! what to do next.
+
+mod bench;
+mod build;
+mod dev;
+mod setup;
+mod test;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [arguments]
+
+commands:
+  setup                     install what is missing: the wasm32 target, worker-build,
+                            wasm-bindgen-cli (the Cargo.lock version) and the npm packages
+  build [app] [--dev]       set up, then build every worker (or one app) into <app>/build/
+  dev [app] [--port N]      set up, build and run the showcase (or an app) in wrangler dev
+  test                      set up, then run every check and test, as CI does
+  bench [arguments]         run the benchmarks
+  help                      show this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "setup" => setup::run(rest),
+        "build" => build::run(rest),
+        "dev" => dev::run(rest),
+        "test" => test::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
