@@ -1,0 +1,387 @@
+//! Runs a built worker in `wrangler dev` (workerd) on a free loopback port, and stops it
+//! with everything it spawned.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::http::Client;
+
+/// How long wrangler may take to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long wrangler may take to exit after SIGTERM before its group gets SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests_dir.parent().unwrap_or(tests_dir).to_path_buf()
+}
+
+/// An app folder under `apps/`.
+pub fn app(name: &str) -> PathBuf {
+    root().join("apps").join(name)
+}
+
+/// A worker running in `wrangler dev`. Dropping it stops wrangler and workerd.
+pub struct Worker {
+    app_dir: PathBuf,
+    persist_dir: PathBuf,
+    test_routes: bool,
+    /// The derived wrangler config and the logs of every start.
+    scratch: TempDir,
+    config: PathBuf,
+    child: Option<Child>,
+    port: u16,
+    starts: u32,
+}
+
+impl Worker {
+    /// Starts the worker in `app_dir` (built into `app_dir/build/`) with its state in
+    /// `persist_dir` and the test-only routes enabled (`DURO_TEST_ROUTES=1`).
+    ///
+    /// Panics, with wrangler's output, if the worker does not answer within a minute.
+    pub fn start(app_dir: &Path, persist_dir: &Path) -> Worker {
+        Worker::start_with(app_dir, persist_dir, true)
+    }
+
+    /// Like [`Worker::start`], choosing whether the test-only routes are enabled.
+    pub fn start_with(app_dir: &Path, persist_dir: &Path, test_routes: bool) -> Worker {
+        let scratch = tempfile::Builder::new()
+            .prefix("duro-e2e-wrangler-")
+            .tempdir()
+            .expect("create a temporary folder");
+        let config = scratch.path().join("wrangler.toml");
+        let original = app_dir.join("wrangler.toml");
+        let original = std::fs::read_to_string(&original)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", original.display()));
+        std::fs::write(&config, derived_config(&original, app_dir)).expect("write the config");
+        let mut worker = Worker {
+            app_dir: app_dir.to_path_buf(),
+            persist_dir: persist_dir.to_path_buf(),
+            test_routes,
+            scratch,
+            config,
+            child: None,
+            port: 0,
+            starts: 0,
+        };
+        worker.launch();
+        worker
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for this worker. After [`Worker::restart`] the port changes: take a new one.
+    pub fn client(&self) -> Client {
+        Client::new(self.base_url())
+    }
+
+    /// Stops wrangler and workerd: SIGTERM to the process group, then SIGKILL.
+    pub fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop_group(child, STOP_GRACE);
+        }
+    }
+
+    /// Kills wrangler and workerd at once with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop_group(child, Duration::ZERO);
+        }
+    }
+
+    /// Stops the worker and starts it again on the same state folder (on a new port).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// What wrangler printed during the current (or last) start.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.scratch
+            .path()
+            .join(format!("wrangler-{}.log", self.starts))
+    }
+
+    fn launch(&mut self) {
+        let build = self.app_dir.join("build");
+        for file in ["index.js", "index_bg.wasm"] {
+            let path = build.join(file);
+            assert!(
+                path.is_file(),
+                "{} is missing: build the app first (`cargo xtask build`), or run every test \
+                 with `cargo xtask test`",
+                path.display()
+            );
+        }
+        let wrangler = root().join("node_modules").join(".bin").join("wrangler");
+        assert!(
+            wrangler.is_file(),
+            "{} is missing: run `cargo xtask setup`",
+            wrangler.display()
+        );
+
+        self.starts += 1;
+        self.port = free_port();
+        let inspector_port = loop {
+            let port = free_port();
+            if port != self.port {
+                break port;
+            }
+        };
+        let log = File::create(self.log_path()).expect("create the log file");
+        let mut command = Command::new(&wrangler);
+        command
+            .current_dir(self.scratch.path())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .arg("dev")
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--ip", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--inspector-port", &inspector_port.to_string()])
+            .arg("--persist-to")
+            .arg(&self.persist_dir)
+            .args([
+                "--log-level",
+                "warn",
+                "--show-interactive-dev-session=false",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log file"))
+            .stderr(log)
+            // Its own process group, so that stopping it also stops workerd.
+            .process_group(0);
+        if self.test_routes {
+            command.args(["--var", "DURO_TEST_ROUTES:1"]);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", wrangler.display()));
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        let probe = Client::with_timeout(self.base_url(), Duration::from_secs(5));
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = self.log();
+                    self.stop();
+                    panic!(
+                        "wrangler dev exited before it was ready ({status}); its output:\n{log}"
+                    );
+                }
+            }
+            // Any HTTP answer, even a 404, means the worker runs.
+            if probe.try_get("/").is_ok() {
+                return;
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                let log = self.log();
+                self.stop();
+                panic!(
+                    "the worker did not answer on {} within {}s; wrangler's output:\n{log}",
+                    self.base_url(),
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A worker with its own fresh state folder, removed after the worker stops.
+pub struct Fixture {
+    /// The running worker.
+    pub worker: Worker,
+    // Declared after `worker` so it is removed only once the worker stopped.
+    _state: TempDir,
+}
+
+impl Fixture {
+    /// The app `name` on a fresh state folder, test routes enabled.
+    pub fn new(name: &str) -> Fixture {
+        let state = fresh_state();
+        let worker = Worker::start(&app(name), state.path());
+        Fixture {
+            worker,
+            _state: state,
+        }
+    }
+
+    /// The app `name` on a fresh state folder.
+    pub fn with_test_routes(name: &str, test_routes: bool) -> Fixture {
+        let state = fresh_state();
+        let worker = Worker::start_with(&app(name), state.path(), test_routes);
+        Fixture {
+            worker,
+            _state: state,
+        }
+    }
+}
+
+fn fresh_state() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("duro-e2e-state-")
+        .tempdir()
+        .expect("create a state folder")
+}
+
+/// A copy of an app's wrangler.toml that runs the existing build: without the `[build]`
+/// table (so wrangler does not rebuild) and with `main` made absolute.
+pub fn derived_config(original: &str, app_dir: &Path) -> String {
+    let mut out = String::new();
+    let mut in_build_table = false;
+    let mut top_level = true;
+    for line in original.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            top_level = false;
+            let name = trimmed.trim_start_matches('[').trim_start();
+            in_build_table = name.starts_with("build]")
+                || name.starts_with("build.")
+                || name.starts_with("build ]");
+        }
+        if in_build_table {
+            continue;
+        }
+        if top_level {
+            if let Some(value) = trimmed
+                .strip_prefix("main")
+                .and_then(|rest| rest.trim_start().strip_prefix('='))
+            {
+                let relative = value.trim().trim_matches(|c| c == '"' || c == '\'');
+                let absolute = app_dir.join(relative);
+                let escaped = absolute
+                    .to_string_lossy()
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"");
+                out.push_str(&format!("main = \"{escaped}\"\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A port that is free right now on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+/// Signals the process group led by `child`, waits up to `grace` for the leader to exit,
+/// then kills what is left of the group and waits until it is gone.
+fn stop_group(mut child: Child, grace: Duration) {
+    let Ok(group) = libc::pid_t::try_from(child.id()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    };
+    if !grace.is_zero() {
+        signal_group(group, libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // workerd may outlive wrangler: kill the whole group.
+    signal_group(group, libc::SIGKILL);
+    let _ = child.wait();
+    // Wait for the rest of the group (workerd) so that the next start finds the state
+    // folder free. Zombies do not count: they hold no files.
+    let start = Instant::now();
+    while group_alive(group) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal_group(group: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers; a negative pid addresses the process group
+    // `group`, which this harness created for the child (`process_group(0)`), so nothing
+    // outside it is signalled. Errors (ESRCH: already gone) are fine to ignore.
+    unsafe {
+        libc::kill(-group, signal);
+    }
+}
+
+/// Whether a live (non-zombie) process of `group` remains, per /proc. Without /proc,
+/// assumes the group is gone.
+fn group_alive(group: libc::pid_t) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // `pid (comm) state ppid pgrp …`; comm may contain spaces, so split after ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && state != Some("Z") && state != Some("X")
+    })
+}
+
+#[test]
+fn derived_config_drops_build_and_makes_main_absolute() {
+    let original = "\
+name = \"counter\"
+main = \"build/index.js\"
+compatibility_date = \"2025-09-01\"
+
+[build]
+command = \"cargo install -q worker-build && worker-build --release\"
+
+[build.upload]
+format = \"modules\"
+
+[[durable_objects.bindings]]
+name = \"COUNTER\"
+class_name = \"Counter\"
+";
+    let derived = derived_config(original, Path::new("/w/apps/counter"));
+    assert_eq!(
+        derived,
+        "\
+name = \"counter\"
+main = \"/w/apps/counter/build/index.js\"
+compatibility_date = \"2025-09-01\"
+
+[[durable_objects.bindings]]
+name = \"COUNTER\"
+class_name = \"Counter\"
+"
+    );
+}

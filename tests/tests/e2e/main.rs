@@ -1,0 +1,18 @@
+//! End-to-end tests: the built counter app in workerd (`wrangler dev`), over HTTP.
+//!
+//! Every test is `#[ignore]`d because it needs the wasm build and the npm packages;
+//! `cargo xtask test` builds them and runs these with `--ignored --test-threads=1`.
+//! To run them alone after `cargo xtask build`:
+//!
+//! ```text
+//! cargo test -p duro-tests --test e2e -- --ignored --test-threads=1
+//! ```
+
+mod api;
+mod concurrency;
+mod counter;
+mod harness;
+mod http;
+mod protocol;
+mod restart;
+mod routes;
