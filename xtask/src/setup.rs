@@ -125,10 +125,11 @@ fn ensure_rust_target() -> Result<(), String> {
     Ok(())
 }
 
-/// The version a `<tool> --version` line ends with (`worker-build 0.8.7` → `0.8.7`).
+/// The version a `<tool> --version` line ends with (`wasm-bindgen 0.2.130` → `0.2.130`;
+/// worker-build prints the bare version).
 fn reported_version(tool: &Path) -> Option<String> {
     let line = workspace::output(Command::new(tool).arg("--version"))?;
-    line.split_whitespace().nth(1).map(str::to_owned)
+    line.split_whitespace().last().map(str::to_owned)
 }
 
 fn ensure_worker_build() -> Result<PathBuf, String> {
