@@ -1,0 +1,173 @@
+//! The counter worker's HTTP API.
+
+use duro::{CallError, ErrorCode, Object};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
+
+use crate::{valid_name, Counter, CounterError};
+
+/// Largest request body the API accepts.
+const BODY_LIMIT: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    by: i64,
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Result<Response> {
+    Ok(Response::from_json(&body)?.with_status(status))
+}
+
+fn error(status: u16, code: &str, message: impl Into<String>) -> Result<Response> {
+    json_response(
+        status,
+        json!({ "error": { "code": code, "message": message.into() } }),
+    )
+}
+
+fn value(v: i64) -> Result<Response> {
+    json_response(200, json!({ "value": v }))
+}
+
+fn call_error<E: std::fmt::Display>(e: CallError<E>) -> Result<Response> {
+    let status = e.code().status();
+    error(status, e.code().as_str(), e.to_string())
+}
+
+fn framework_error(e: duro::Error) -> Result<Response> {
+    error(e.code().status(), e.code().as_str(), e.message())
+}
+
+/// Reads the body, refusing more than [`BODY_LIMIT`] bytes (by the declared length first).
+async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Result<Response>> {
+    let too_large = || {
+        error(
+            413,
+            ErrorCode::PayloadTooLarge.as_str(),
+            format!("request body is over {BODY_LIMIT} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let bytes = req.bytes().await.map_err(|e| {
+        error(400, ErrorCode::BadRequest.as_str(), format!("unreadable body: {e}"))
+    })?;
+    if bytes.len() > BODY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method();
+    match (method.clone(), segments.as_slice()) {
+        (Method::Get, [""]) => json_response(
+            200,
+            json!({
+                "app": "duro counter",
+                "routes": [
+                    "POST /counters/<name>/add {\"by\": <i64>}",
+                    "GET /counters/<name>",
+                    "POST /counters/<name>/reset"
+                ]
+            }),
+        ),
+        (_, ["counters", name, ..]) if !valid_name(name) => error(
+            400,
+            ErrorCode::BadRequest.as_str(),
+            "counter names are 1-128 characters of [A-Za-z0-9_.-]",
+        ),
+        (Method::Post, ["counters", name, "add"]) => {
+            let bytes = match body(&mut req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let AddBody { by } = match serde_json::from_slice(&bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    return error(
+                        400,
+                        ErrorCode::BadRequest.as_str(),
+                        format!("expected {{\"by\": <i64>}}: {e}"),
+                    )
+                }
+            };
+            let counter = Counter::stub(&env, name)?;
+            match counter.add(by).await {
+                Ok(v) => value(v),
+                Err(e @ CallError::User(CounterError::Overflow { .. })) => call_error(e),
+                Err(e) => call_error(e),
+            }
+        }
+        (Method::Get, ["counters", name]) => match Counter::stub(&env, name)?.get().await {
+            Ok(v) => value(v),
+            Err(e) => framework_error(e),
+        },
+        (Method::Post, ["counters", name, "reset"]) => {
+            match Counter::stub(&env, name)?.reset().await {
+                Ok(v) => value(v),
+                Err(e) => framework_error(e),
+            }
+        }
+        (_, ["counters", _]) | (_, ["counters", _, "add" | "reset"]) => error(
+            405,
+            "method_not_allowed",
+            format!("{method:?} is not allowed on {path}"),
+        ),
+        (_, ["__test", ..]) if test_routes(&env) => test_route(req, &env, &segments).await,
+        _ => error(404, "not_found", format!("no route for {method:?} {path}")),
+    }
+}
+
+fn test_routes(env: &Env) -> bool {
+    env.var("DURO_TEST_ROUTES")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false)
+}
+
+/// Routes for end-to-end tests, enabled only by the `DURO_TEST_ROUTES = "1"` var.
+async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Response> {
+    match segments {
+        ["__test", "raw", name, method] => {
+            // Forwards bytes and the protocol header verbatim to the object.
+            let bytes = req.bytes().await?;
+            let headers = Headers::new();
+            if let Some(v) = req.headers().get(duro::wire::PROTOCOL_HEADER)? {
+                headers.set(duro::wire::PROTOCOL_HEADER, &v)?;
+            }
+            headers.set(duro::wire::NAME_HEADER, name)?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(worker::js_sys::Uint8Array::from(&bytes[..]).into()));
+            let url = format!("https://duro.internal{}{method}", duro::wire::CALL_PREFIX);
+            let stub = env
+                .durable_object(<Counter as Object>::BINDING)?
+                .get_by_name(name)?;
+            let mut resp = stub
+                .fetch_with_request(Request::new_with_init(&url, &init)?)
+                .await?;
+            let status = resp.status_code();
+            Ok(Response::from_bytes(resp.bytes().await?)?.with_status(status))
+        }
+        ["__test", "stats", name] => {
+            let json = duro::object_stats::<Counter>(env, name).await?;
+            let resp = Response::ok(json)?;
+            resp.headers().set("content-type", "application/json")?;
+            Ok(resp)
+        }
+        _ => error(404, "not_found", "no such test route"),
+    }
+}

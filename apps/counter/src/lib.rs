@@ -1,0 +1,79 @@
+//! # counter
+//!
+//! One counter per name, behind a small JSON HTTP API. The object is plain Rust; the
+//! worker in `http.rs` maps routes to typed stub calls.
+//!
+//! | route | body | reply |
+//! |---|---|---|
+//! | `POST /counters/<name>/add` | `{"by": <i64>}` | `{"value": <i64>}` |
+//! | `GET /counters/<name>` | | `{"value": <i64>}` (0 for a new name) |
+//! | `POST /counters/<name>/reset` | | `{"value": 0}` |
+
+use duro::prelude::*;
+
+#[cfg(target_arch = "wasm32")]
+mod http;
+
+/// A counter. Its state is this struct, saved after every call that changes it.
+#[duro::object]
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+/// Why an addition was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CounterError {
+    /// `value + by` is outside the `i64` range.
+    Overflow {
+        /// The value before the addition.
+        value: i64,
+        /// The amount that did not fit.
+        by: i64,
+    },
+}
+
+impl std::fmt::Display for CounterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CounterError::Overflow { value, by } => {
+                write!(f, "adding {by} to {value} leaves the i64 range")
+            }
+        }
+    }
+}
+
+#[duro::methods]
+impl Counter {
+    /// Adds `by` and returns the new value. Leaving the `i64` range is an error and
+    /// changes nothing.
+    #[rpc]
+    fn add(&mut self, by: i64) -> Result<i64, CounterError> {
+        self.value = self.value.checked_add(by).ok_or(CounterError::Overflow {
+            value: self.value,
+            by,
+        })?;
+        Ok(self.value)
+    }
+
+    /// The current value (0 for a counter never added to). A read: never writes storage.
+    #[rpc]
+    fn get(&self) -> i64 {
+        self.value
+    }
+
+    /// Sets the value back to zero and returns it.
+    #[rpc]
+    fn reset(&mut self) -> i64 {
+        self.value = 0;
+        self.value
+    }
+}
+
+/// Whether `name` is a valid counter name: 1–128 characters of `[A-Za-z0-9_.-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}

@@ -1,0 +1,221 @@
+//! Errors: the framework's [`Error`] with a stable [`ErrorCode`], and [`CallError`], what a
+//! typed stub returns for methods that have a user error type.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `Result` with duro's [`Error`] as the default error type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// A stable, machine-readable reason for a failed call. Each code maps to one HTTP status
+/// on the wire (see [`ErrorCode::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Malformed or wrong-typed arguments (400).
+    BadRequest,
+    /// A missing or different protocol version header (400).
+    UnsupportedProtocol,
+    /// The object has no RPC method of that name (404).
+    UnknownMethod,
+    /// The request body is over the size limit (413).
+    PayloadTooLarge,
+    /// The stored state was written by a newer schema; this code refuses to overwrite it (409).
+    SchemaConflict,
+    /// The method returned its own error type (422); the error travels in `data`.
+    User,
+    /// The object or the platform is overloaded; try again later (503).
+    Overloaded,
+    /// Anything else: storage failure, a panic, a reply that does not decode (500).
+    Internal,
+    /// The object could not be reached at all (no HTTP status was received; 502).
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code travels with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::UnsupportedProtocol => 400,
+            ErrorCode::UnknownMethod => 404,
+            ErrorCode::SchemaConflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::User => 422,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 502,
+            ErrorCode::Overloaded => 503,
+        }
+    }
+
+    /// The snake_case name used on the wire and in logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::UnknownMethod => "unknown_method",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::SchemaConflict => "schema_conflict",
+            ErrorCode::User => "user",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// Whether a caller may retry the same call. Only the codes that say nothing about the
+    /// request itself are retryable by default.
+    pub const fn default_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Overloaded | ErrorCode::Unavailable | ErrorCode::Internal
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A framework error: a [code](ErrorCode), a message for humans and a retryable flag.
+///
+/// ```
+/// use duro::{Error, ErrorCode};
+/// let e = Error::new(ErrorCode::BadRequest, "`by` must be a number");
+/// assert_eq!(e.code().status(), 400);
+/// assert!(!e.is_retryable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    retryable: bool,
+}
+
+impl Error {
+    /// An error with `code`'s default retryable flag.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            retryable: code.default_retryable(),
+        }
+    }
+
+    /// An internal error (500, retryable).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Internal, message)
+    }
+
+    /// A bad-request error (400, not retryable).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::BadRequest, message)
+    }
+
+    /// Overrides the retryable flag.
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the same call may succeed if tried again.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What a typed stub returns for a method declared as `-> Result<T, E>`: either the
+/// method's own error, or a framework [`Error`] (bad arguments, storage, transport …).
+///
+/// ```
+/// use duro::{CallError, Error};
+/// let e: CallError<String> = CallError::User("insufficient funds".into());
+/// assert_eq!(e.user(), Some(&"insufficient funds".to_string()));
+/// let f: CallError<String> = Error::internal("boom").into();
+/// assert!(f.framework().is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// The error the method returned.
+    User(E),
+    /// The call failed in duro or on the platform.
+    Framework(Error),
+}
+
+impl<E> CallError<E> {
+    /// The user's error, if that is what this is.
+    pub fn user(&self) -> Option<&E> {
+        match self {
+            CallError::User(e) => Some(e),
+            CallError::Framework(_) => None,
+        }
+    }
+
+    /// The framework error, if that is what this is.
+    pub fn framework(&self) -> Option<&Error> {
+        match self {
+            CallError::User(_) => None,
+            CallError::Framework(e) => Some(e),
+        }
+    }
+
+    /// The wire code: [`ErrorCode::User`] for user errors.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CallError::User(_) => ErrorCode::User,
+            CallError::Framework(e) => e.code(),
+        }
+    }
+}
+
+impl<E> From<Error> for CallError<E> {
+    fn from(e: Error) -> Self {
+        CallError::Framework(e)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::User(e) => write!(f, "user: {e}"),
+            CallError::Framework(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
+
+#[cfg(target_arch = "wasm32")]
+impl From<Error> for worker::Error {
+    fn from(e: Error) -> Self {
+        worker::Error::RustError(e.to_string())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl<E: fmt::Display> From<CallError<E>> for worker::Error {
+    fn from(e: CallError<E>) -> Self {
+        worker::Error::RustError(e.to_string())
+    }
+}

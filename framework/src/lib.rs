@@ -1,0 +1,252 @@
+//! # duro
+//!
+//! Rust structs as Cloudflare Durable Objects. Write a plain struct and an `impl` block;
+//! duro persists the struct as the object's state, turns the methods marked `#[rpc]` into
+//! typed remote calls with a generated client, and runs the same object natively under
+//! `cargo test`.
+//!
+//! ```
+//! use duro::prelude::*;
+//!
+//! /// One counter per name.
+//! #[duro::object]
+//! #[derive(Default, Serialize, Deserialize)]
+//! pub struct Counter {
+//!     value: i64,
+//! }
+//!
+//! /// Why an addition was refused.
+//! #[derive(Debug, Serialize, Deserialize)]
+//! pub enum CounterError {
+//!     Overflow,
+//! }
+//!
+//! impl std::fmt::Display for CounterError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str("the counter would overflow")
+//!     }
+//! }
+//!
+//! #[duro::methods]
+//! impl Counter {
+//!     /// Adds `by` and returns the new value.
+//!     #[rpc]
+//!     async fn add(&mut self, by: i64) -> Result<i64, CounterError> {
+//!         self.value = self.value.checked_add(by).ok_or(CounterError::Overflow)?;
+//!         Ok(self.value)
+//!     }
+//!
+//!     /// `&self` methods are reads: they never write storage.
+//!     #[rpc]
+//!     fn get(&self) -> i64 {
+//!         self.value
+//!     }
+//! }
+//!
+//! // In a worker: `let counter = Counter::stub(&env, "global")?;`
+//! // In a test (feature "testing"):
+//! # futures::executor::block_on(async {
+//! let env = duro::testing::TestEnv::new();
+//! let c = env.stub::<Counter>("global");
+//! assert_eq!(c.add(2).await.unwrap(), 2);
+//! assert!(matches!(c.add(i64::MAX).await, Err(CallError::User(CounterError::Overflow))));
+//! env.restart(); // drop instances, keep storage
+//! assert_eq!(c.get().await.unwrap(), 2);
+//! # });
+//! ```
+//!
+//! See `docs/design.md` in the repository for the wire protocol, the storage layout and
+//! the semantics of turns.
+
+mod client;
+mod ctx;
+mod error;
+mod host;
+mod object;
+pub mod persist;
+pub mod storage;
+pub mod wire;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use client::{Client, Connect, Transport};
+pub use ctx::Ctx;
+pub use duro_macros::{methods, object, rpc};
+pub use error::{CallError, Error, ErrorCode, Result};
+pub use host::{Host, HostStats};
+pub use object::{Object, Stub};
+
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{object_stats, WorkerStorage};
+
+/// The worker crate duro builds on, for apps that need its HTTP types.
+#[cfg(target_arch = "wasm32")]
+pub use worker;
+
+/// Everything an object definition needs.
+pub mod prelude {
+    pub use crate::{rpc, CallError, Ctx, Object, Stub};
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// Items the macros' generated code uses. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::client::{NoUserError, Target};
+    pub use crate::host::{spawn_host, Endpoint, HostParts};
+    pub use crate::object::Kind;
+    pub use crate::wire::{decode_args, encode, Failure};
+    pub use futures::future::LocalBoxFuture;
+    pub use serde;
+
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::wasm::WasmHost;
+    #[cfg(target_arch = "wasm32")]
+    pub use worker;
+    #[cfg(target_arch = "wasm32")]
+    pub use worker::{js_sys, wasm_bindgen, wasm_bindgen_futures};
+
+    use crate::error::{Error, ErrorCode};
+
+    /// Naming of a class, implemented by `#[duro::object]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a duro object",
+        label = "add `#[duro::object]` to the struct `{Self}`"
+    )]
+    pub trait Declared {
+        const CLASS: &'static str;
+        const BINDING: &'static str;
+        const SCHEMA: u32;
+    }
+
+    /// What a state type must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the state of a duro object",
+        label = "the state must implement `Serialize`, `Deserialize` and `Default`",
+        note = "add `#[derive(Default, Serialize, Deserialize)]` to the struct"
+    )]
+    pub trait State: serde::Serialize + serde::de::DeserializeOwned + Default + 'static {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + 'static> State for T {}
+
+    /// What an argument must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an RPC argument",
+        label = "arguments travel as MessagePack: this type must implement `Deserialize` and `Serialize`"
+    )]
+    pub trait Arg: serde::Serialize + serde::de::DeserializeOwned {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> Arg for T {}
+
+    /// What a returned value must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be returned from an RPC method",
+        label = "results travel as MessagePack: this type must implement `Serialize` and `Deserialize`"
+    )]
+    pub trait Ret: serde::Serialize + serde::de::DeserializeOwned {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> Ret for T {}
+
+    /// What a user error must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an RPC method's error",
+        label = "user errors travel as MessagePack: this type must implement `Serialize`, `Deserialize` and `Display`"
+    )]
+    pub trait UserError: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display> UserError for T {}
+
+    pub const fn assert_state<T: State>() {}
+    pub const fn assert_arg<T: Arg>() {}
+    pub const fn assert_ret<T: Ret>() {}
+    pub const fn assert_user_error<T: UserError>() {}
+
+    /// Encodes a plain return value.
+    pub fn reply_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Failure> {
+        Ok(encode(value)?)
+    }
+
+    /// Encodes a `duro::Result<T>`.
+    pub fn reply_framework<T: serde::Serialize>(value: Result<T, Error>) -> Result<Vec<u8>, Failure> {
+        Ok(encode(&value?)?)
+    }
+
+    /// Encodes a `Result<T, E>` with a user error.
+    pub fn reply_user<T: serde::Serialize, E: serde::Serialize + core::fmt::Display>(
+        value: Result<T, E>,
+    ) -> Result<Vec<u8>, Failure> {
+        match value {
+            Ok(v) => Ok(encode(&v)?),
+            Err(e) => Err(Failure {
+                error: Error::new(ErrorCode::User, e.to_string()),
+                data: Some(encode(&e)?),
+            }),
+        }
+    }
+
+    /// The failure for a method name the dispatcher does not know.
+    pub fn unknown_method(class: &str, method: &str) -> Failure {
+        Error::new(
+            ErrorCode::UnknownMethod,
+            format!("{class} has no RPC method `{method}`"),
+        )
+        .into()
+    }
+}
+
+/// Exports the wasm class behind an object. Used by `#[duro::object]`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_class {
+    ($ty:ty, $class:literal, $glue:ident) => {
+        const _: () = {
+            // wasm-bindgen's struct derive refers to the crate by the relative path
+            // `wasm_bindgen`, whatever `wasm_bindgen = …` says: bring it into scope here so
+            // user crates need no direct dependency on it.
+            use ::duro::__private::wasm_bindgen;
+            use ::duro::__private::wasm_bindgen::prelude::*;
+
+            #[wasm_bindgen(wasm_bindgen = ::duro::__private::wasm_bindgen, js_name = $class)]
+            pub struct $glue {
+                host: ::duro::__private::WasmHost<$ty>,
+            }
+
+            #[wasm_bindgen(
+                wasm_bindgen = ::duro::__private::wasm_bindgen,
+                wasm_bindgen_futures = ::duro::__private::wasm_bindgen_futures,
+                js_sys = ::duro::__private::js_sys,
+                js_class = $class
+            )]
+            impl $glue {
+                #[wasm_bindgen(constructor)]
+                pub fn new(
+                    state: ::duro::__private::worker::worker_sys::DurableObjectState,
+                    env: ::duro::__private::worker::Env,
+                ) -> Self {
+                    Self {
+                        host: ::duro::__private::WasmHost::new(state, env),
+                    }
+                }
+
+                pub async fn fetch(
+                    &self,
+                    req: ::duro::__private::worker::worker_sys::web_sys::Request,
+                ) -> ::core::result::Result<
+                    ::duro::__private::wasm_bindgen::JsValue,
+                    ::duro::__private::wasm_bindgen::JsValue,
+                > {
+                    self.host.fetch(req).await
+                }
+
+                pub async fn alarm(
+                    &self,
+                ) -> ::core::result::Result<
+                    ::duro::__private::wasm_bindgen::JsValue,
+                    ::duro::__private::wasm_bindgen::JsValue,
+                > {
+                    self.host.alarm().await
+                }
+            }
+        };
+    };
+}

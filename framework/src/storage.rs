@@ -1,0 +1,197 @@
+//! The storage an object's state lives in: a byte-valued, ordered key-value store with one
+//! alarm, as Durable Objects provide. [`MemoryStorage`] implements it in memory for tests;
+//! on wasm32 the Durable Object's own storage implements it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use futures::future::LocalBoxFuture;
+
+use crate::error::{Error, Result};
+
+/// A storage backend. Each method is one storage operation, counted by [`StorageStats`].
+///
+/// `write` is atomic: all puts and deletes land, or none do.
+pub trait Storage {
+    /// Reads the given keys; the result has one entry per key, in order.
+    fn get<'a>(&'a self, keys: &'a [String]) -> LocalBoxFuture<'a, Result<Vec<Option<Vec<u8>>>>>;
+
+    /// Writes `puts` and removes `deletes`, atomically.
+    fn write<'a>(
+        &'a self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> LocalBoxFuture<'a, Result<()>>;
+
+    /// Lists up to `limit` entries whose keys start with `prefix`, in key order.
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: Option<usize>,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>>;
+
+    /// Removes every key and the alarm.
+    fn delete_all(&self) -> LocalBoxFuture<'_, Result<()>>;
+
+    /// The alarm time in milliseconds since the Unix epoch, if one is set.
+    fn get_alarm(&self) -> LocalBoxFuture<'_, Result<Option<u64>>>;
+
+    /// Sets (`Some`) or clears (`None`) the alarm.
+    fn set_alarm(&self, at_ms: Option<u64>) -> LocalBoxFuture<'_, Result<()>>;
+
+    /// Operation counts since the storage was opened.
+    fn stats(&self) -> StorageStats;
+}
+
+/// How many storage operations an object performed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// `get` calls.
+    pub reads: u64,
+    /// `write` calls (each atomic batch counts once).
+    pub writes: u64,
+    /// `list` calls.
+    pub lists: u64,
+    /// Alarm reads and changes.
+    pub alarm_ops: u64,
+}
+
+/// Counters shared by the storage implementations.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub reads: Cell<u64>,
+    pub writes: Cell<u64>,
+    pub lists: Cell<u64>,
+    pub alarm_ops: Cell<u64>,
+}
+
+impl Counters {
+    pub fn bump(c: &Cell<u64>) {
+        c.set(c.get() + 1);
+    }
+
+    pub fn snapshot(&self) -> StorageStats {
+        StorageStats {
+            reads: self.reads.get(),
+            writes: self.writes.get(),
+            lists: self.lists.get(),
+            alarm_ops: self.alarm_ops.get(),
+        }
+    }
+}
+
+/// In-memory [`Storage`] with operation counts and failure injection, for tests.
+///
+/// ```
+/// use duro::storage::{MemoryStorage, Storage};
+/// # futures::executor::block_on(async {
+/// let s = MemoryStorage::new();
+/// s.write(vec![("k".into(), b"v".to_vec())], vec![]).await.unwrap();
+/// assert_eq!(s.get(&["k".to_string()]).await.unwrap(), vec![Some(b"v".to_vec())]);
+/// assert_eq!(s.stats().writes, 1);
+/// s.fail_next_writes(1);
+/// assert!(s.write(vec![("k".into(), b"w".to_vec())], vec![]).await.is_err());
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    data: RefCell<BTreeMap<String, Vec<u8>>>,
+    alarm: Cell<Option<u64>>,
+    counters: Counters,
+    failing_writes: Cell<u32>,
+}
+
+impl MemoryStorage {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the next `n` writes fail (nothing is written), to test failure paths.
+    pub fn fail_next_writes(&self, n: u32) {
+        self.failing_writes.set(n);
+    }
+
+    /// A copy of every key and value.
+    pub fn dump(&self) -> BTreeMap<String, Vec<u8>> {
+        self.data.borrow().clone()
+    }
+
+    /// The total number of bytes stored (keys and values).
+    pub fn size(&self) -> usize {
+        self.data
+            .borrow()
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn get<'a>(&'a self, keys: &'a [String]) -> LocalBoxFuture<'a, Result<Vec<Option<Vec<u8>>>>> {
+        Counters::bump(&self.counters.reads);
+        let data = self.data.borrow();
+        let out = keys.iter().map(|k| data.get(k).cloned()).collect();
+        Box::pin(async move { Ok(out) })
+    }
+
+    fn write<'a>(
+        &'a self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> LocalBoxFuture<'a, Result<()>> {
+        Counters::bump(&self.counters.writes);
+        let failing = self.failing_writes.get();
+        if failing > 0 {
+            self.failing_writes.set(failing - 1);
+            return Box::pin(async { Err(Error::internal("injected storage write failure")) });
+        }
+        let mut data = self.data.borrow_mut();
+        for k in deletes {
+            data.remove(&k);
+        }
+        for (k, v) in puts {
+            data.insert(k, v);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: Option<usize>,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>> {
+        Counters::bump(&self.counters.lists);
+        let data = self.data.borrow();
+        let out = data
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Box::pin(async move { Ok(out) })
+    }
+
+    fn delete_all(&self) -> LocalBoxFuture<'_, Result<()>> {
+        Counters::bump(&self.counters.writes);
+        self.data.borrow_mut().clear();
+        self.alarm.set(None);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get_alarm(&self) -> LocalBoxFuture<'_, Result<Option<u64>>> {
+        Counters::bump(&self.counters.alarm_ops);
+        let at = self.alarm.get();
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn set_alarm(&self, at_ms: Option<u64>) -> LocalBoxFuture<'_, Result<()>> {
+        Counters::bump(&self.counters.alarm_ops);
+        self.alarm.set(at_ms);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn stats(&self) -> StorageStats {
+        self.counters.snapshot()
+    }
+}

@@ -1,0 +1,427 @@
+//! The workerd side: Durable Object storage as a [`Storage`], stubs over `fetch`, and the
+//! host behind each exported class.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Once;
+
+use futures::future::LocalBoxFuture;
+use worker::js_sys::{self, Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
+
+use crate::client::{check_name, Client, Connect, Target, Transport};
+use crate::ctx::Platform;
+use crate::error::{Error, ErrorCode, Result};
+use crate::host::{Host, HostParts, HostStats};
+use crate::object::Object;
+use crate::storage::{Counters, Storage, StorageStats};
+use crate::wire::{self, CallHead, Reply};
+
+fn js_error(what: &str, e: JsValue) -> Error {
+    let text = e
+        .as_string()
+        .or_else(|| {
+            Reflect::get(&e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{e:?}"));
+    let code = if text.contains("overloaded") {
+        ErrorCode::Overloaded
+    } else {
+        ErrorCode::Internal
+    };
+    Error::new(code, format!("{what}: {text}"))
+}
+
+async fn wait(what: &'static str, promise: core::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
+    let promise = promise.map_err(|e| js_error(what, e))?;
+    JsFuture::from(promise).await.map_err(|e| js_error(what, e))
+}
+
+fn to_bytes(value: &JsValue) -> Vec<u8> {
+    Uint8Array::new(value).to_vec()
+}
+
+/// A Durable Object's storage, holding values as bytes (`Uint8Array`).
+pub struct WorkerStorage {
+    raw: DurableObjectStorage,
+    counters: Counters,
+}
+
+impl WorkerStorage {
+    fn new(raw: DurableObjectStorage) -> Self {
+        WorkerStorage {
+            raw,
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl Storage for WorkerStorage {
+    fn get<'a>(&'a self, keys: &'a [String]) -> LocalBoxFuture<'a, Result<Vec<Option<Vec<u8>>>>> {
+        Counters::bump(&self.counters.reads);
+        Box::pin(async move {
+            if let [key] = keys {
+                let v = wait("storage get", self.raw.get(key)).await?;
+                return Ok(vec![(!v.is_undefined()).then(|| to_bytes(&v))]);
+            }
+            let js_keys = keys.iter().map(|k| JsValue::from_str(k)).collect();
+            let map: js_sys::Map = wait("storage get", self.raw.get_multiple(js_keys))
+                .await?
+                .unchecked_into();
+            Ok(keys
+                .iter()
+                .map(|k| {
+                    let v = map.get(&JsValue::from_str(k));
+                    (!v.is_undefined()).then(|| to_bytes(&v))
+                })
+                .collect())
+        })
+    }
+
+    fn write<'a>(
+        &'a self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> LocalBoxFuture<'a, Result<()>> {
+        Counters::bump(&self.counters.writes);
+        // Every promise is created before any is awaited: Durable Objects coalesce writes
+        // issued without an intervening await into one atomic batch.
+        let mut pending = Vec::new();
+        if let [(key, value)] = &puts[..] {
+            pending.push(self.raw.put(key, Uint8Array::from(&value[..]).into()));
+        } else {
+            for batch in puts.chunks(128) {
+                let obj = js_sys::Object::new();
+                for (key, value) in batch {
+                    let _ = Reflect::set(
+                        &obj,
+                        &JsValue::from_str(key),
+                        &Uint8Array::from(&value[..]),
+                    );
+                }
+                pending.push(self.raw.put_multiple(obj.into()));
+            }
+        }
+        for batch in deletes.chunks(128) {
+            let keys = batch.iter().map(|k| JsValue::from_str(k)).collect();
+            pending.push(self.raw.delete_multiple(keys));
+        }
+        Box::pin(async move {
+            for p in pending {
+                wait("storage write", p).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: Option<usize>,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>> {
+        Counters::bump(&self.counters.lists);
+        Box::pin(async move {
+            let opts = js_sys::Object::new();
+            let _ = Reflect::set(&opts, &"prefix".into(), &prefix.into());
+            if let Some(limit) = limit {
+                let _ = Reflect::set(&opts, &"limit".into(), &(limit as f64).into());
+            }
+            let map: js_sys::Map = wait("storage list", self.raw.list_with_options(opts))
+                .await?
+                .unchecked_into();
+            let mut out = Vec::with_capacity(map.size() as usize);
+            map.for_each(&mut |value, key| {
+                out.push((key.as_string().unwrap_or_default(), to_bytes(&value)));
+            });
+            Ok(out)
+        })
+    }
+
+    fn delete_all(&self) -> LocalBoxFuture<'_, Result<()>> {
+        Counters::bump(&self.counters.writes);
+        let all = self.raw.delete_all();
+        let alarm = self.raw.delete_alarm(js_sys::Object::new());
+        Box::pin(async move {
+            wait("storage deleteAll", all).await?;
+            wait("storage deleteAlarm", alarm).await?;
+            Ok(())
+        })
+    }
+
+    fn get_alarm(&self) -> LocalBoxFuture<'_, Result<Option<u64>>> {
+        Counters::bump(&self.counters.alarm_ops);
+        Box::pin(async move {
+            let v = wait("getAlarm", self.raw.get_alarm(js_sys::Object::new())).await?;
+            Ok(v.as_f64().map(|ms| ms as u64))
+        })
+    }
+
+    fn set_alarm(&self, at_ms: Option<u64>) -> LocalBoxFuture<'_, Result<()>> {
+        Counters::bump(&self.counters.alarm_ops);
+        let p = match at_ms {
+            Some(ms) => self.raw.set_alarm(
+                js_sys::Date::new(&JsValue::from_f64(ms as f64)),
+                js_sys::Object::new(),
+            ),
+            None => self.raw.delete_alarm(js_sys::Object::new()),
+        };
+        Box::pin(async move {
+            wait("setAlarm", p).await?;
+            Ok(())
+        })
+    }
+
+    fn stats(&self) -> StorageStats {
+        self.counters.snapshot()
+    }
+}
+
+struct WorkerPlatform {
+    env: Env,
+    state: DurableObjectState,
+}
+
+impl Platform for WorkerPlatform {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    fn connect(&self, target: Target, name: &str) -> Result<Client> {
+        self.env.connect(target, name)
+    }
+
+    fn wait_until(&self, work: LocalBoxFuture<'static, ()>) {
+        let promise = worker::wasm_bindgen_futures::future_to_promise(async move {
+            work.await;
+            Ok(JsValue::UNDEFINED)
+        });
+        let _ = self.state.wait_until(&promise);
+    }
+
+    fn id(&self) -> String {
+        self.state
+            .id()
+            .ok()
+            .and_then(|id| id.to_string().ok())
+            .unwrap_or_default()
+    }
+
+    fn env(&self) -> &Env {
+        &self.env
+    }
+}
+
+struct WorkerTransport {
+    stub: worker::Stub,
+}
+
+impl Transport for WorkerTransport {
+    fn send<'a>(
+        &'a self,
+        method: &'a str,
+        name: &'a str,
+        body: Vec<u8>,
+    ) -> LocalBoxFuture<'a, Result<Reply>> {
+        Box::pin(async move {
+            let headers = Headers::new();
+            let _ = headers.set(wire::PROTOCOL_HEADER, wire::PROTOCOL_VERSION);
+            let _ = headers.set(wire::NAME_HEADER, name);
+            let _ = headers.set("content-type", "application/msgpack");
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(Uint8Array::from(&body[..]).into()));
+            let url = format!("https://duro.internal{}{method}", wire::CALL_PREFIX);
+            let req = Request::new_with_init(&url, &init)
+                .map_err(|e| Error::internal(format!("building the call failed: {e}")))?;
+            let mut resp = self.stub.fetch_with_request(req).await.map_err(|e| {
+                let text = e.to_string();
+                let code = if text.contains("overloaded") {
+                    ErrorCode::Overloaded
+                } else {
+                    ErrorCode::Unavailable
+                };
+                Error::new(code, format!("calling `{method}` on {name:?} failed: {text}"))
+            })?;
+            let status = resp.status_code();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| Error::new(ErrorCode::Unavailable, format!("reading the reply failed: {e}")))?;
+            Ok(Reply { status, body })
+        })
+    }
+}
+
+impl Connect for Env {
+    fn connect(&self, target: Target, name: &str) -> Result<Client> {
+        check_name(name)?;
+        let ns = self.durable_object(target.binding).map_err(|e| {
+            Error::internal(format!(
+                "no Durable Object binding `{}` for class {} in this worker's env ({e}); \
+                 add it to wrangler.toml",
+                target.binding, target.class
+            ))
+        })?;
+        let stub = ns
+            .get_by_name(name)
+            .map_err(|e| Error::internal(format!("getting the stub of {name:?} failed: {e}")))?;
+        Ok(Client::new(
+            Rc::new(WorkerTransport { stub }),
+            target.class,
+            name,
+        ))
+    }
+}
+
+/// Reads the stats of object `name` (activations, calls, storage operations, wasm memory
+/// pages) as JSON. Objects are never reachable from the internet: route this only behind
+/// your own authentication.
+pub async fn object_stats<T: Object>(env: &Env, name: &str) -> Result<String> {
+    check_name(name)?;
+    let ns = env
+        .durable_object(T::BINDING)
+        .map_err(|e| Error::internal(format!("no binding {}: {e}", T::BINDING)))?;
+    let stub = ns
+        .get_by_name(name)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let mut resp = stub
+        .fetch_with_str(&format!("https://duro.internal{STATS_PATH}"))
+        .await
+        .map_err(|e| Error::new(ErrorCode::Unavailable, e.to_string()))?;
+    resp.text()
+        .await
+        .map_err(|e| Error::new(ErrorCode::Unavailable, e.to_string()))
+}
+
+const STATS_PATH: &str = "/__duro/stats";
+
+static TRACING: Once = Once::new();
+
+fn init_tracing(env: &Env) {
+    TRACING.call_once(|| {
+        let level = env
+            .var("DURO_LOG")
+            .ok()
+            .map(|v| v.to_string())
+            .and_then(|v| v.parse::<tracing::Level>().ok())
+            .unwrap_or(tracing::Level::WARN);
+        let config = tracing_wasm::WASMLayerConfigBuilder::new()
+            .set_max_level(level)
+            .set_report_logs_in_timings(false)
+            .set_console_config(tracing_wasm::ConsoleConfig::ReportWithoutConsoleColor)
+            .build();
+        tracing_wasm::set_as_global_default_with_config(config);
+    });
+}
+
+/// The host behind an exported Durable Object class.
+#[doc(hidden)]
+pub struct WasmHost<T: Object> {
+    host: Host<T>,
+    fetches: Cell<u64>,
+}
+
+fn respond(reply: Reply) -> core::result::Result<JsValue, JsValue> {
+    let resp = Response::from_bytes(reply.body)
+        .map_err(|e| JsValue::from_str(&e.to_string()))?
+        .with_status(reply.status);
+    let _ = resp.headers().set("content-type", "application/msgpack");
+    Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+}
+
+impl<T: Object> WasmHost<T> {
+    /// Called from the class constructor.
+    pub fn new(state: DurableObjectState, env: Env) -> Self {
+        init_tracing(&env);
+        let body_limit = env
+            .var("DURO_BODY_LIMIT")
+            .ok()
+            .and_then(|v| v.to_string().parse().ok())
+            .unwrap_or(wire::DEFAULT_BODY_LIMIT);
+        let raw = state
+            .storage()
+            .expect("a Durable Object always has storage");
+        let storage = Rc::new(WorkerStorage::new(raw));
+        let platform = Rc::new(WorkerPlatform { env, state });
+        WasmHost {
+            host: Host::new(HostParts {
+                storage,
+                platform,
+                body_limit,
+            }),
+            fetches: Cell::new(0),
+        }
+    }
+
+    /// The class's `fetch` handler.
+    pub async fn fetch(
+        &self,
+        req: worker::worker_sys::web_sys::Request,
+    ) -> core::result::Result<JsValue, JsValue> {
+        self.fetches.set(self.fetches.get() + 1);
+        let mut req = Request::from(req);
+        let path = req.path();
+        if path == STATS_PATH {
+            return self.stats_response();
+        }
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let protocol = header(wire::PROTOCOL_HEADER);
+        let name = header(wire::NAME_HEADER);
+        let content_length = header("content-length").and_then(|v| v.parse().ok());
+        let head = CallHead {
+            path: &path,
+            protocol: protocol.as_deref(),
+            content_length,
+        };
+        // Reject bad heads and declared-oversized bodies before reading the body.
+        if let Err(e) = wire::check_head(&head, self.host_limit()) {
+            return respond(Reply::error(e));
+        }
+        let body = match req.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return respond(Reply::error(Error::bad_request(format!(
+                    "reading the request body failed: {e}"
+                ))))
+            }
+        };
+        respond(self.host.handle(head, name.as_deref(), &body).await)
+    }
+
+    /// The class's `alarm` handler.
+    pub async fn alarm(&self) -> core::result::Result<JsValue, JsValue> {
+        Ok(JsValue::UNDEFINED)
+    }
+
+    fn host_limit(&self) -> usize {
+        self.host.body_limit()
+    }
+
+    fn stats_response(&self) -> core::result::Result<JsValue, JsValue> {
+        let HostStats {
+            activations,
+            calls,
+            storage,
+        } = self.host.stats();
+        let pages = core::arch::wasm32::memory_size::<0>();
+        let json = format!(
+            "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\
+             \"storage_reads\":{},\"storage_writes\":{},\"storage_lists\":{},\
+             \"alarm_ops\":{},\"wasm_memory_pages\":{pages}}}",
+            T::CLASS,
+            storage.reads,
+            storage.writes,
+            storage.lists,
+            storage.alarm_ops
+        );
+        let resp = Response::ok(json).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let _ = resp.headers().set("content-type", "application/json");
+        Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+    }
+}

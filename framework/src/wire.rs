@@ -1,0 +1,357 @@
+//! The worker ⇄ object wire protocol.
+//!
+//! A call is `POST /__duro/call/<method>` with the header `x-duro-protocol: 1`, the header
+//! `x-duro-object: <name>` and a MessagePack body holding the argument tuple. A success is
+//! `200` with the MessagePack result; a failure is the status of its [`ErrorCode`] with a
+//! MessagePack [`ErrorBody`]. Structs are encoded with field names (`to_vec_named`), so
+//! reordering fields is not a breaking change.
+//!
+//! Every decoder here returns an error for bad bytes and never panics; the property tests
+//! in this module and `tests/` feed them arbitrary input.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CallError, Error, ErrorCode};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: &str = "1";
+/// Header carrying [`PROTOCOL_VERSION`].
+pub const PROTOCOL_HEADER: &str = "x-duro-protocol";
+/// Header carrying the object's name (objects are addressed by name).
+pub const NAME_HEADER: &str = "x-duro-object";
+/// Path prefix of RPC calls; the method's wire name follows.
+pub const CALL_PREFIX: &str = "/__duro/call/";
+/// Default limit on request bodies, enforced before decoding.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// The MessagePack body of a failed call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Message for humans.
+    pub message: String,
+    /// The user's error, MessagePack-encoded, when `code` is `user`.
+    #[serde(with = "serde_bytes", default)]
+    pub data: Option<Vec<u8>>,
+    /// Whether the caller may retry.
+    #[serde(default)]
+    pub retryable: bool,
+}
+
+/// A method's failure as the dispatcher produces it: a framework error plus, for user
+/// errors, the encoded user error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error (code [`ErrorCode::User`] for user errors).
+    pub error: Error,
+    /// The encoded user error.
+    pub data: Option<Vec<u8>>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure { error, data: None }
+    }
+}
+
+/// Status and body of a reply, before it becomes an HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// MessagePack body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A 200 reply.
+    pub fn ok(body: Vec<u8>) -> Self {
+        Reply { status: 200, body }
+    }
+
+    /// An error reply with its status and MessagePack [`ErrorBody`].
+    pub fn failure(f: &Failure) -> Self {
+        let body = ErrorBody {
+            code: f.error.code(),
+            message: f.error.message().to_owned(),
+            data: f.data.clone(),
+            retryable: f.error.is_retryable(),
+        };
+        // Encoding a struct of strings and bytes into a Vec cannot fail.
+        let body = rmp_serde::to_vec_named(&body).unwrap_or_default();
+        Reply {
+            status: f.error.code().status(),
+            body,
+        }
+    }
+
+    /// An error reply for a framework error.
+    pub fn error(e: Error) -> Self {
+        Reply::failure(&Failure::from(e))
+    }
+}
+
+/// A call as it arrives at an object, after the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct CallHead<'a> {
+    /// The request path.
+    pub path: &'a str,
+    /// The protocol header, if present.
+    pub protocol: Option<&'a str>,
+    /// The declared body length, if present (checked before the body is read).
+    pub content_length: Option<u64>,
+}
+
+/// Checks a call's path, protocol header and declared length, and returns the method name.
+///
+/// ```
+/// use duro::wire::{check_head, CallHead};
+/// let head = CallHead { path: "/__duro/call/add", protocol: Some("1"), content_length: Some(3) };
+/// assert_eq!(check_head(&head, 1024).unwrap(), "add");
+/// let bad = CallHead { protocol: Some("2"), ..head };
+/// assert_eq!(check_head(&bad, 1024).unwrap_err().code(), duro::ErrorCode::UnsupportedProtocol);
+/// ```
+pub fn check_head<'a>(head: &CallHead<'a>, limit: usize) -> Result<&'a str, Error> {
+    let method = head
+        .path
+        .strip_prefix(CALL_PREFIX)
+        .filter(|m| !m.is_empty() && !m.contains('/'))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::UnknownMethod,
+                format!("not a duro call path: {:?}", truncate(head.path)),
+            )
+        })?;
+    match head.protocol {
+        Some(PROTOCOL_VERSION) => {}
+        Some(other) => {
+            return Err(Error::new(
+                ErrorCode::UnsupportedProtocol,
+                format!(
+                    "protocol version {:?} is not supported; this object speaks version {PROTOCOL_VERSION}",
+                    truncate(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::new(
+                ErrorCode::UnsupportedProtocol,
+                format!("missing {PROTOCOL_HEADER} header; this object speaks version {PROTOCOL_VERSION}"),
+            ))
+        }
+    }
+    if let Some(len) = head.content_length {
+        check_len(len, limit)?;
+    }
+    Ok(method)
+}
+
+/// Fails with `payload_too_large` when `len` is over `limit`.
+pub fn check_len(len: u64, limit: usize) -> Result<(), Error> {
+    if len > limit as u64 {
+        return Err(Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body of {len} bytes is over the limit of {limit} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Nesting limit for decoded values.
+const MAX_DEPTH: usize = 128;
+
+/// Encodes a value as MessagePack with field names.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    rmp_serde::to_vec_named(value).map_err(|e| Error::internal(format!("encoding failed: {e}")))
+}
+
+/// Decodes a value from MessagePack, rejecting trailing bytes. Never panics.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+    // Deep nesting would exhaust the wasm stack long before rmp-serde's default of 1024.
+    de.set_max_depth(MAX_DEPTH);
+    let value = T::deserialize(&mut de)?;
+    let rest = bytes.len() as u64 - de.position();
+    if rest != 0 {
+        return Err(rmp_serde::decode::Error::Syntax(format!(
+            "{rest} trailing bytes after the value"
+        )));
+    }
+    Ok(value)
+}
+
+/// Decodes a method's argument tuple; a failure is a `bad_request` naming the method.
+pub fn decode_args<A: DeserializeOwned>(method: &str, bytes: &[u8]) -> Result<A, Error> {
+    decode(bytes).map_err(|e| {
+        Error::bad_request(format!(
+            "arguments of `{method}` do not decode as {}: {e}",
+            core::any::type_name::<A>()
+        ))
+    })
+}
+
+/// Turns a reply into the typed result a stub returns.
+pub fn decode_reply<T: DeserializeOwned, E: DeserializeOwned>(
+    reply: &Reply,
+) -> Result<T, CallError<E>> {
+    if reply.status == 200 {
+        return decode(&reply.body).map_err(|e| {
+            CallError::Framework(Error::internal(format!("reply does not decode: {e}")))
+        });
+    }
+    let body: ErrorBody = match decode(&reply.body) {
+        Ok(b) => b,
+        Err(_) => {
+            // Not one of ours (a platform error page, say): keep the status and the text.
+            let text = String::from_utf8_lossy(&reply.body);
+            let code = match reply.status {
+                400 => ErrorCode::BadRequest,
+                404 => ErrorCode::UnknownMethod,
+                409 => ErrorCode::SchemaConflict,
+                413 => ErrorCode::PayloadTooLarge,
+                503 => ErrorCode::Overloaded,
+                _ => ErrorCode::Internal,
+            };
+            return Err(CallError::Framework(Error::new(
+                code,
+                format!("status {}: {}", reply.status, truncate(&text)),
+            )));
+        }
+    };
+    if body.code == ErrorCode::User {
+        if let Some(data) = &body.data {
+            if let Ok(user) = decode::<E>(data) {
+                return Err(CallError::User(user));
+            }
+        }
+    }
+    Err(CallError::Framework(
+        Error::new(body.code, body.message).with_retryable(body.retryable),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn args_round_trip() {
+        let bytes = encode(&(5i64, "x".to_string())).unwrap();
+        let (a, b): (i64, String) = decode_args("m", &bytes).unwrap();
+        assert_eq!((a, b.as_str()), (5, "x"));
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = encode(&(5i64,)).unwrap();
+        bytes.push(0);
+        let err = decode_args::<(i64,)>("add", &bytes).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BadRequest);
+        assert!(err.message().contains("trailing"), "{}", err.message());
+    }
+
+    #[test]
+    fn wrong_types_are_bad_requests() {
+        let bytes = encode(&("five",)).unwrap();
+        let err = decode_args::<(i64,)>("add", &bytes).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BadRequest);
+        assert!(err.message().contains("`add`"));
+    }
+
+    #[test]
+    fn head_checks() {
+        let head = CallHead {
+            path: "/__duro/call/add",
+            protocol: Some("1"),
+            content_length: Some(10),
+        };
+        assert_eq!(check_head(&head, 10).unwrap(), "add");
+        let big = CallHead {
+            content_length: Some(11),
+            ..head
+        };
+        assert_eq!(
+            check_head(&big, 10).unwrap_err().code(),
+            ErrorCode::PayloadTooLarge
+        );
+        let missing = CallHead {
+            protocol: None,
+            ..head
+        };
+        assert_eq!(
+            check_head(&missing, 10).unwrap_err().code(),
+            ErrorCode::UnsupportedProtocol
+        );
+        let path = CallHead {
+            path: "/elsewhere",
+            ..head
+        };
+        assert_eq!(
+            check_head(&path, 10).unwrap_err().code(),
+            ErrorCode::UnknownMethod
+        );
+    }
+
+    #[test]
+    fn error_replies_round_trip() {
+        let f = Failure {
+            error: Error::new(ErrorCode::User, "overflow"),
+            data: Some(encode(&"too big").unwrap()),
+        };
+        let reply = Reply::failure(&f);
+        assert_eq!(reply.status, 422);
+        let r: Result<i64, CallError<String>> = decode_reply(&reply);
+        assert_eq!(r, Err(CallError::User("too big".into())));
+
+        let reply = Reply::error(Error::new(ErrorCode::Overloaded, "busy"));
+        let r: Result<i64, CallError<String>> = decode_reply(&reply);
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Overloaded);
+        assert!(e.framework().unwrap().is_retryable());
+    }
+
+    #[test]
+    fn foreign_error_pages_keep_their_status() {
+        let reply = Reply {
+            status: 503,
+            body: b"<html>busy</html>".to_vec(),
+        };
+        let r: Result<i64, CallError<String>> = decode_reply(&reply);
+        assert_eq!(r.unwrap_err().code(), ErrorCode::Overloaded);
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_args::<(i64,)>("m", &bytes);
+            let _ = decode_args::<(String, Vec<u8>, Option<u32>)>("m", &bytes);
+            let _ = decode_args::<()>("m", &bytes);
+            let _ = decode::<ErrorBody>(&bytes);
+            let _ = decode_reply::<i64, String>(&Reply { status: 200, body: bytes.clone() });
+            let _ = decode_reply::<i64, String>(&Reply { status: 422, body: bytes });
+        }
+
+        #[test]
+        fn heads_never_panic(path in ".{0,80}", proto in proptest::option::of(".{0,8}"), len in any::<Option<u64>>()) {
+            let head = CallHead { path: &path, protocol: proto.as_deref(), content_length: len };
+            let _ = check_head(&head, DEFAULT_BODY_LIMIT);
+        }
+
+        #[test]
+        fn encoded_args_decode(a in any::<i64>(), s in ".{0,32}", v in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let bytes = encode(&(a, s.clone(), v.clone())).unwrap();
+            let back: (i64, String, Vec<u8>) = decode_args("m", &bytes).unwrap();
+            prop_assert_eq!(back, (a, s, v));
+        }
+    }
+}

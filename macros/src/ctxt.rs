@@ -1,0 +1,39 @@
+//! Collects errors so that the user sees every problem at once, each under its own token.
+
+use std::fmt::Display;
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+
+#[derive(Default)]
+pub struct Ctxt {
+    errors: Vec<syn::Error>,
+}
+
+impl Ctxt {
+    /// Records an error spanning `tokens`.
+    pub fn error(&mut self, tokens: impl ToTokens, msg: impl Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, msg));
+    }
+
+    /// Records an error made elsewhere.
+    pub fn push(&mut self, e: syn::Error) {
+        self.errors.push(e);
+    }
+
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// All errors as `compile_error!` invocations.
+    pub fn into_compile_errors(self) -> TokenStream {
+        self.errors
+            .into_iter()
+            .map(syn::Error::into_compile_error)
+            .collect()
+    }
+}

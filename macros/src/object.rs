@@ -1,0 +1,138 @@
+//! `#[duro::object]`: names the class, checks the state's bounds, exports the wasm class.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::attr::{self, parse_args};
+use crate::ctxt::Ctxt;
+
+const KEYS: &[&str] = &["class", "binding", "schema"];
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let parsed = parse_args(&mut cx, args, KEYS, "#[duro::object]");
+
+    let strukt = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(s)) => s,
+        Ok(other) => {
+            cx.error(
+                item_keyword(&other),
+                "#[duro::object] goes on a struct: the struct is the object's state",
+            );
+            let errors = cx.into_compile_errors();
+            return quote!(#errors #item);
+        }
+        Err(e) => {
+            let errors = e.into_compile_error();
+            return quote!(#errors #item);
+        }
+    };
+    let ident = &strukt.ident;
+
+    if !strukt.generics.params.is_empty() || strukt.generics.where_clause.is_some() {
+        cx.error(
+            &strukt.generics,
+            "duro objects cannot be generic: the exported class needs one concrete state type",
+        );
+    }
+
+    let mut class = ident.to_string();
+    let mut binding = None;
+    let mut schema = 1u32;
+    for arg in &parsed {
+        match arg.key.to_string().as_str() {
+            "class" => {
+                if let Some((v, _)) = attr::string(&mut cx, arg) {
+                    if attr::is_identifier(&v) {
+                        class = v;
+                    } else {
+                        cx.error(&arg.value, format!("`{v}` is not a valid class name (letters, digits, `_`)"));
+                    }
+                }
+            }
+            "binding" => {
+                if let Some((v, _)) = attr::string(&mut cx, arg) {
+                    if attr::is_identifier(&v) {
+                        binding = Some(v);
+                    } else {
+                        cx.error(&arg.value, format!("`{v}` is not a valid binding name (letters, digits, `_`)"));
+                    }
+                }
+            }
+            "schema" => {
+                if let Some(v) = attr::u32_lit(&mut cx, arg) {
+                    if v == 0 {
+                        cx.error(&arg.value, "schema versions start at 1");
+                    } else {
+                        schema = v;
+                    }
+                }
+            }
+            _ => unreachable!("parse_args only returns known keys"),
+        }
+    }
+    let binding = binding.unwrap_or_else(|| screaming_snake(&class));
+
+    if !cx.is_empty() {
+        let errors = cx.into_compile_errors();
+        return quote!(#errors #strukt);
+    }
+
+    let glue = format_ident!("__DuroClass{}", ident);
+    let assert_state = quote_spanned! {ident.span()=>
+        const _: () = ::duro::__private::assert_state::<#ident>();
+    };
+    quote! {
+        #strukt
+
+        impl ::duro::__private::Declared for #ident {
+            const CLASS: &'static str = #class;
+            const BINDING: &'static str = #binding;
+            const SCHEMA: u32 = #schema;
+        }
+
+        #assert_state
+
+        #[cfg(target_arch = "wasm32")]
+        ::duro::__export_class!(#ident, #class, #glue);
+    }
+}
+
+fn item_keyword(item: &syn::Item) -> TokenStream {
+    match item {
+        syn::Item::Enum(e) => quote_spanned!(e.enum_token.span()=> enum),
+        syn::Item::Union(u) => quote_spanned!(u.union_token.span()=> union),
+        other => quote_spanned!(other.span()=> item),
+    }
+}
+
+/// `ChatRoom` → `CHAT_ROOM`, `HTTPServer` → `HTTP_SERVER`.
+pub fn screaming_snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_uppercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::screaming_snake;
+
+    #[test]
+    fn bindings() {
+        assert_eq!(screaming_snake("Counter"), "COUNTER");
+        assert_eq!(screaming_snake("ChatRoom"), "CHAT_ROOM");
+        assert_eq!(screaming_snake("HTTPServer"), "HTTP_SERVER");
+        assert_eq!(screaming_snake("Room2Go"), "ROOM2_GO");
+    }
+}
