@@ -198,7 +198,7 @@ impl<E> From<Error> for CallError<E> {
 impl<E: fmt::Display> fmt::Display for CallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::User(e) => write!(f, "user: {e}"),
+            CallError::User(e) => e.fmt(f),
             CallError::Framework(e) => e.fmt(f),
         }
     }
