@@ -93,7 +93,11 @@ impl Client {
     }
 
     /// Calls `method` with an argument tuple; `E` is the method's own error type.
-    pub async fn call<A, R, E>(&self, method: &str, args: &A) -> core::result::Result<R, CallError<E>>
+    pub async fn call<A, R, E>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> core::result::Result<R, CallError<E>>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
@@ -119,7 +123,10 @@ impl Client {
 }
 
 /// Checks an object name: 1 to 256 bytes.
-#[cfg_attr(not(any(feature = "testing", target_arch = "wasm32")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "testing", target_arch = "wasm32")),
+    allow(dead_code)
+)]
 pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 256 {
         return Err(Error::bad_request(format!(

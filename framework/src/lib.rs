@@ -153,7 +153,10 @@ pub mod __private {
         message = "`{Self}` cannot be an RPC method's error",
         label = "user errors travel as MessagePack: this type must implement `Serialize`, `Deserialize` and `Display`"
     )]
-    pub trait UserError: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display {}
+    pub trait UserError:
+        serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display
+    {
+    }
     impl<T: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display> UserError for T {}
 
     pub const fn assert_state<T: State>() {}
@@ -167,7 +170,9 @@ pub mod __private {
     }
 
     /// Encodes a `duro::Result<T>`.
-    pub fn reply_framework<T: serde::Serialize>(value: Result<T, Error>) -> Result<Vec<u8>, Failure> {
+    pub fn reply_framework<T: serde::Serialize>(
+        value: Result<T, Error>,
+    ) -> Result<Vec<u8>, Failure> {
         Ok(encode(&value?)?)
     }
 
@@ -212,11 +217,11 @@ macro_rules! __export_class {
             }
 
             #[wasm_bindgen(
-                wasm_bindgen = ::duro::__private::wasm_bindgen,
-                wasm_bindgen_futures = ::duro::__private::wasm_bindgen_futures,
-                js_sys = ::duro::__private::js_sys,
-                js_class = $class
-            )]
+                        wasm_bindgen = ::duro::__private::wasm_bindgen,
+                        wasm_bindgen_futures = ::duro::__private::wasm_bindgen_futures,
+                        js_sys = ::duro::__private::js_sys,
+                        js_class = $class
+                    )]
             impl $glue {
                 #[wasm_bindgen(constructor)]
                 pub fn new(

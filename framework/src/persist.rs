@@ -67,7 +67,8 @@ pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Stored> {
     if bytes[4] != FORMAT {
         return Err(bad(&format!("unknown format {}", bytes[4])));
     }
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let schema = u32_at(5);
     let chunks = u32_at(9);
     let name_len = u16::from_le_bytes([bytes[13], bytes[14]]) as usize;
@@ -126,7 +127,10 @@ pub(crate) fn plan_write(
     let parts: Vec<&[u8]> = body.chunks(CHUNK_SIZE).collect();
     let chunks = parts.len() as u32;
     let mut puts = Vec::with_capacity(parts.len() + 1);
-    puts.push((STATE_KEY.to_owned(), encode_envelope(schema, name, chunks, &[])));
+    puts.push((
+        STATE_KEY.to_owned(),
+        encode_envelope(schema, name, chunks, &[]),
+    ));
     for (i, part) in parts.into_iter().enumerate() {
         puts.push((chunk_key(i as u32), part.to_vec()));
     }

@@ -37,7 +37,10 @@ fn js_error(what: &str, e: JsValue) -> Error {
     Error::new(code, format!("{what}: {text}"))
 }
 
-async fn wait(what: &'static str, promise: core::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
+async fn wait(
+    what: &'static str,
+    promise: core::result::Result<js_sys::Promise, JsValue>,
+) -> Result<JsValue> {
     let promise = promise.map_err(|e| js_error(what, e))?;
     JsFuture::from(promise).await.map_err(|e| js_error(what, e))
 }
@@ -98,11 +101,8 @@ impl Storage for WorkerStorage {
             for batch in puts.chunks(128) {
                 let obj = js_sys::Object::new();
                 for (key, value) in batch {
-                    let _ = Reflect::set(
-                        &obj,
-                        &JsValue::from_str(key),
-                        &Uint8Array::from(&value[..]),
-                    );
+                    let _ =
+                        Reflect::set(&obj, &JsValue::from_str(key), &Uint8Array::from(&value[..]));
                 }
                 pending.push(self.raw.put_multiple(obj.into()));
             }
@@ -246,13 +246,18 @@ impl Transport for WorkerTransport {
                 } else {
                     ErrorCode::Unavailable
                 };
-                Error::new(code, format!("calling `{method}` on {name:?} failed: {text}"))
+                Error::new(
+                    code,
+                    format!("calling `{method}` on {name:?} failed: {text}"),
+                )
             })?;
             let status = resp.status_code();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| Error::new(ErrorCode::Unavailable, format!("reading the reply failed: {e}")))?;
+            let body = resp.bytes().await.map_err(|e| {
+                Error::new(
+                    ErrorCode::Unavailable,
+                    format!("reading the reply failed: {e}"),
+                )
+            })?;
             Ok(Reply { status, body })
         })
     }

@@ -59,7 +59,11 @@ async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Result<Response
         return Err(too_large());
     }
     let bytes = req.bytes().await.map_err(|e| {
-        error(400, ErrorCode::BadRequest.as_str(), format!("unreadable body: {e}"))
+        error(
+            400,
+            ErrorCode::BadRequest.as_str(),
+            format!("unreadable body: {e}"),
+        )
     })?;
     if bytes.len() > BODY_LIMIT {
         return Err(too_large());
