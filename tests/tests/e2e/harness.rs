@@ -134,6 +134,7 @@ impl Worker {
             wrangler.display()
         );
 
+        adopt_orphans();
         self.starts += 1;
         self.port = free_port();
         let inspector_port = loop {
@@ -316,11 +317,44 @@ fn stop_group(mut child: Child, grace: Duration) {
     // workerd may outlive wrangler: kill the whole group.
     signal_group(group, libc::SIGKILL);
     let _ = child.wait();
-    // Wait for the rest of the group (workerd) so that the next start finds the state
-    // folder free. Zombies do not count: they hold no files.
+    // Reap the rest of the group (workerd, adopted by this process, see
+    // `adopt_orphans`) so that the next start finds the state folder free and no
+    // zombie is left behind.
     let start = Instant::now();
-    while group_alive(group) && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
+    while !reap_group(group) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Makes this process the parent of its descendants whose parent dies (Linux), so that
+/// the workerd processes wrangler leaves behind can be reaped here rather than staying
+/// zombies under an init that may not reap them.
+fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes integers only and changes
+            // only how this process's orphaned descendants are re-parented.
+            unsafe {
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            }
+        });
+    }
+}
+
+/// Reaps exited members of `group`; true once none is left (or none is our child).
+fn reap_group(group: libc::pid_t) -> bool {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) with a valid pointer to a local; -group selects only the
+        // children in the harness's own process group; WNOHANG never blocks.
+        let pid = unsafe { libc::waitpid(-group, &mut status, libc::WNOHANG) };
+        match pid {
+            0 => return false,      // members remain and have not exited yet
+            p if p > 0 => continue, // reaped one; look for more
+            _ => return true,       // ECHILD: nothing left
+        }
     }
 }
 
@@ -331,27 +365,6 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int) {
     unsafe {
         libc::kill(-group, signal);
     }
-}
-
-/// Whether a live (non-zombie) process of `group` remains, per /proc. Without /proc,
-/// assumes the group is gone.
-fn group_alive(group: libc::pid_t) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            return false;
-        };
-        // `pid (comm) state ppid pgrp …`; comm may contain spaces, so split after ')'.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
-        pgrp == Some(group) && state != Some("Z") && state != Some("X")
-    })
 }
 
 #[test]
