@@ -85,8 +85,17 @@ pub fn command_line(command: &Command) -> String {
     line
 }
 
+/// Programs inside the workspace relative to it, others (like `$CARGO`) by file name.
 fn short_program(program: &OsStr) -> String {
-    display(Path::new(program))
+    let path = Path::new(program);
+    if path.starts_with(root()) {
+        display(path)
+    } else {
+        path.file_name()
+            .unwrap_or(program)
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// Runs `command` with inherited output and fails unless it succeeds.
