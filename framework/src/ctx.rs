@@ -10,6 +10,7 @@ use crate::client::{Client, Connect, Target};
 use crate::error::Result;
 use crate::object::Object;
 use crate::storage::Storage;
+use crate::timers::{Op, Ops, Timers};
 
 /// The services of the place an object runs in: workerd, or a test's memory.
 #[doc(hidden)]
@@ -22,6 +23,8 @@ pub trait Platform {
     fn wait_until(&self, work: LocalBoxFuture<'static, ()>);
     /// The platform's id for this object.
     fn id(&self) -> String;
+    /// A random number (for timer ids).
+    fn random_u64(&self) -> u64;
     /// The worker's env.
     #[cfg(target_arch = "wasm32")]
     fn env(&self) -> &worker::Env;
@@ -52,6 +55,8 @@ pub struct Ctx {
     platform: Rc<dyn Platform>,
     storage: Rc<dyn Storage>,
     delete: Cell<bool>,
+    attempt: u32,
+    timer_ops: Ops,
 }
 
 impl core::fmt::Debug for Ctx {
@@ -76,7 +81,41 @@ impl Ctx {
             platform,
             storage,
             delete: Cell::new(false),
+            attempt: 0,
+            timer_ops: Ops::default(),
         }
+    }
+
+    pub(crate) fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    pub(crate) fn push_timer_op(&self, op: Op) {
+        self.timer_ops.borrow_mut().push(op);
+    }
+
+    pub(crate) fn timer_ops(&self) -> Vec<Op> {
+        self.timer_ops.borrow().clone()
+    }
+
+    pub(crate) fn take_timer_ops(&self) -> Vec<Op> {
+        std::mem::take(&mut *self.timer_ops.borrow_mut())
+    }
+
+    pub(crate) fn random_u64(&self) -> u64 {
+        self.platform.random_u64()
+    }
+
+    /// Schedules, cancels and lists this object's durable timers.
+    pub fn timers(&self) -> Timers<'_> {
+        Timers::new(self)
+    }
+
+    /// Inside a `#[timer]` method: which attempt this is (1 for the first run, 2 for the
+    /// first retry, …). In an RPC call: 0.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
     }
 
     /// The object's name (what the stub was made with).

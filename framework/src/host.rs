@@ -29,6 +29,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::object::{Kind, Object};
 use crate::persist;
 use crate::storage::{Storage, StorageStats};
+use crate::timers::{self, Batch, Entry, Table, DEAD_PREFIX, MAX_ATTEMPTS, MAX_PER_ALARM};
 use crate::wire::{self, CallHead, Failure, Reply};
 
 /// What a host is made of.
@@ -46,6 +47,8 @@ pub struct HostStats {
     pub activations: u64,
     /// Calls handled (including failed ones).
     pub calls: u64,
+    /// Alarm invocations handled.
+    pub alarms: u64,
     /// Storage operations.
     pub storage: StorageStats,
 }
@@ -62,6 +65,17 @@ pub trait Endpoint {
     ) -> LocalBoxFuture<'a, Reply>;
     /// Counters.
     fn stats(&self) -> HostStats;
+    /// Runs the due timers (the platform alarm fired).
+    fn alarm(&self) -> LocalBoxFuture<'_, Result<AlarmReport>>;
+}
+
+/// What one alarm invocation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlarmReport {
+    /// Timers whose method returned `Ok` and whose effects were saved.
+    pub succeeded: u32,
+    /// Timers that failed and were rescheduled or dead-lettered.
+    pub failed: u32,
 }
 
 #[doc(hidden)]
@@ -77,6 +91,10 @@ struct Loaded<T> {
     chunks: u32,
     /// Set when the stored state was written by a newer schema: writes are refused.
     newer_schema: Option<u32>,
+    /// The timer table, loaded on first use.
+    timers: Option<Table>,
+    /// The platform alarm as last set by this host (`None`: unknown).
+    alarm: Option<Option<u64>>,
 }
 
 /// One live object of type `T`.
@@ -88,6 +106,7 @@ pub struct Host<T: Object> {
     name: RefCell<Option<Rc<str>>>,
     activations: Cell<u64>,
     calls: Cell<u64>,
+    alarms: Cell<u64>,
 }
 
 impl<T: Object> Host<T> {
@@ -101,6 +120,7 @@ impl<T: Object> Host<T> {
             name: RefCell::new(None),
             activations: Cell::new(0),
             calls: Cell::new(0),
+            alarms: Cell::new(0),
         }
     }
 
@@ -114,6 +134,7 @@ impl<T: Object> Host<T> {
         HostStats {
             activations: self.activations.get(),
             calls: self.calls.get(),
+            alarms: self.alarms.get(),
             storage: self.storage.stats(),
         }
     }
@@ -223,7 +244,10 @@ impl<T: Object> Host<T> {
                     .await
                     .unwrap_or_else(|panic| Err(panicked(method, panic).into()));
                 let saved = match outcome {
-                    Ok(reply) => self.commit(loaded, &ctx).await.map(|()| reply),
+                    Ok(reply) => self
+                        .commit(loaded, &ctx, Batch::default(), true)
+                        .await
+                        .map(|()| reply),
                     Err(f) => Err(f),
                 };
                 if saved.is_err() && self.rollback(loaded).is_err() {
@@ -246,6 +270,8 @@ impl<T: Object> Host<T> {
                 saved,
                 chunks: 0,
                 newer_schema: None,
+                timers: None,
+                alarm: None,
             });
         };
         let value: T = wire::decode(&stored.body).map_err(|e| {
@@ -263,29 +289,244 @@ impl<T: Object> Host<T> {
             saved: stored.body,
             chunks: stored.chunks,
             newer_schema: (stored.schema > T::SCHEMA).then_some(stored.schema),
+            timers: None,
+            alarm: None,
         })
     }
 
-    /// Saves the state if its bytes changed (or deletes it when asked).
-    async fn commit(&self, loaded: &mut Loaded<T>, ctx: &Ctx) -> core::result::Result<(), Failure> {
+    /// Saves the state if its bytes changed, with the timer changes the call asked for and
+    /// `batch`, in one atomic write (or deletes everything when asked). `sync` also moves
+    /// the platform alarm to the earliest timer.
+    async fn commit(
+        &self,
+        loaded: &mut Loaded<T>,
+        ctx: &Ctx,
+        mut batch: Batch,
+        sync: bool,
+    ) -> core::result::Result<(), Failure> {
+        let ops = ctx.take_timer_ops();
         if ctx.delete_requested() {
             self.storage.delete_all().await?;
             loaded.value = T::default();
             loaded.saved = wire::encode(&loaded.value)?;
             loaded.chunks = 0;
+            loaded.timers = Some(Table::default());
+            loaded.alarm = Some(None);
             return Ok(());
         }
         let body = wire::encode(&loaded.value)?;
-        if body == loaded.saved {
+        let changed = body != loaded.saved;
+        let mut chunks = loaded.chunks;
+        if changed {
+            let name = self.name.borrow().clone();
+            let (puts, deletes, n) =
+                persist::plan_write(T::SCHEMA, name.as_deref(), &body, loaded.chunks);
+            for (k, v) in puts {
+                batch.put(k, v);
+            }
+            for k in deletes {
+                batch.delete(k);
+            }
+            chunks = n;
+        }
+        if !ops.is_empty() {
+            self.table(loaded).await?.apply(ops, &mut batch)?;
+        }
+        if batch.is_empty() {
             return Ok(());
         }
-        let name = self.name.borrow().clone();
-        let (puts, deletes, chunks) =
-            persist::plan_write(T::SCHEMA, name.as_deref(), &body, loaded.chunks);
-        self.storage.write(puts, deletes).await?;
-        loaded.saved = body;
-        loaded.chunks = chunks;
+        let written = self
+            .storage
+            .write(
+                batch.puts.into_iter().collect(),
+                batch.deletes.into_iter().collect(),
+            )
+            .await;
+        if let Err(e) = written {
+            // The in-memory table may hold changes that did not land: reload it next time.
+            loaded.timers = None;
+            return Err(e.into());
+        }
+        if changed {
+            loaded.saved = body;
+            loaded.chunks = chunks;
+        }
+        if sync {
+            self.sync_alarm(loaded).await;
+        }
         Ok(())
+    }
+
+    async fn table<'l>(&self, loaded: &'l mut Loaded<T>) -> Result<&'l mut Table> {
+        match &mut loaded.timers {
+            Some(table) => Ok(table),
+            empty => Ok(empty.insert(Table::load(&*self.storage).await?)),
+        }
+    }
+
+    /// Points the platform alarm at the earliest timer. A failure is logged, not returned:
+    /// the state is already durable, and the next commit or alarm tries again.
+    async fn sync_alarm(&self, loaded: &mut Loaded<T>) {
+        let Some(table) = &loaded.timers else { return };
+        let want = table.earliest();
+        if loaded.alarm == Some(want) {
+            return;
+        }
+        match self.storage.set_alarm(want).await {
+            Ok(()) => loaded.alarm = Some(want),
+            Err(e) => {
+                loaded.alarm = None;
+                tracing::error!(class = T::CLASS, error = %e, "setting the alarm failed");
+            }
+        }
+    }
+
+    /// Runs due timers, each as its own turn, at most [`MAX_PER_ALARM`] of them; then points
+    /// the alarm at the next one (at once, if more are due).
+    pub async fn alarm(&self) -> Result<AlarmReport> {
+        self.alarms.set(self.alarms.get() + 1);
+        let mut report = AlarmReport::default();
+        let mut first = true;
+        for _ in 0..MAX_PER_ALARM {
+            let mut slot = self.slot.lock().await;
+            let loaded = match &mut *slot {
+                Some(loaded) => loaded,
+                empty => empty.insert(self.load().await?),
+            };
+            if first {
+                // The platform clears the alarm when it fires.
+                loaded.alarm = Some(None);
+                first = false;
+            }
+            let now = self.platform.now_ms();
+            let Some(entry) = self.table(loaded).await?.first_due(now).cloned() else {
+                break;
+            };
+            if self.name.borrow().is_none() {
+                *self.name.borrow_mut() = entry.object.as_deref().map(Rc::from);
+            }
+            let outcome = self.run_timer(loaded, entry, now).await;
+            match outcome {
+                Ok(true) => report.succeeded += 1,
+                Ok(false) => report.failed += 1,
+                Err(e) => {
+                    if self.rollback(loaded).is_err() {
+                        *slot = None;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let mut slot = self.slot.lock().await;
+        if let Some(loaded) = &mut *slot {
+            if loaded.timers.is_none() {
+                self.table(loaded).await?;
+            }
+            self.sync_alarm(loaded).await;
+        }
+        Ok(report)
+    }
+
+    /// Runs one due timer. `Ok(true)`: it succeeded and its effects are saved; `Ok(false)`:
+    /// it failed and was rescheduled or dead-lettered; `Err`: storage failed, nothing changed.
+    async fn run_timer(&self, loaded: &mut Loaded<T>, entry: Entry, now: u64) -> Result<bool> {
+        let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
+        let span = tracing::info_span!(
+            "duro.timer",
+            class = T::CLASS,
+            object = &*object,
+            timer = %entry.method,
+            id = %entry.id,
+            attempt = entry.attempts + 1,
+            outcome = tracing::field::Empty,
+        );
+        let ctx = Ctx::new(
+            T::CLASS,
+            object,
+            self.platform.clone(),
+            self.storage.clone(),
+        )
+        .with_attempt(entry.attempts + 1);
+        let outcome = if loaded.newer_schema.is_some() {
+            Err(Failure::from(Error::new(
+                ErrorCode::SchemaConflict,
+                "the stored state has a newer schema; not running timers against it",
+            )))
+        } else {
+            AssertUnwindSafe(
+                loaded
+                    .value
+                    .__call_timer(&ctx, &entry.method, &entry.payload),
+            )
+            .catch_unwind()
+            .instrument(span.clone())
+            .await
+            .unwrap_or_else(|panic| Err(panicked(&entry.method, panic).into()))
+        };
+        let mut batch = Batch::default();
+        match outcome {
+            Ok(()) => {
+                span.record("outcome", "ok");
+                let table = self.table(loaded).await?;
+                table.remove(&entry.id, &mut batch);
+                if let Some(next) = entry.next_after(now) {
+                    let again = Entry {
+                        due_ms: next,
+                        anchor_ms: next,
+                        attempts: 0,
+                        last_error: None,
+                        ..entry
+                    };
+                    table.insert(again, &mut batch)?;
+                }
+                self.commit(loaded, &ctx, batch, false)
+                    .await
+                    .map_err(|f| f.error)?;
+                Ok(true)
+            }
+            Err(f) => {
+                span.record("outcome", f.error.code().as_str());
+                self.rollback(loaded)?;
+                let attempts = entry.attempts + 1;
+                let error = f.error.to_string();
+                let table = self.table(loaded).await?;
+                table.remove(&entry.id, &mut batch);
+                let _enter = span.enter();
+                if attempts >= MAX_ATTEMPTS {
+                    tracing::error!(attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
+                    let dead = Entry {
+                        attempts,
+                        last_error: Some(error),
+                        ..entry
+                    };
+                    batch.put(format!("{DEAD_PREFIX}{}", dead.id), wire::encode(&dead)?);
+                } else {
+                    let retry_at = now.saturating_add(
+                        u64::try_from(timers::backoff(attempts).as_millis()).unwrap_or(u64::MAX),
+                    );
+                    tracing::warn!(attempts, retry_at, error = %error, "timer failed; will retry");
+                    let retry = Entry {
+                        due_ms: retry_at,
+                        attempts,
+                        last_error: Some(error),
+                        ..entry
+                    };
+                    table.insert(retry, &mut batch)?;
+                }
+                let written = self
+                    .storage
+                    .write(
+                        batch.puts.into_iter().collect(),
+                        batch.deletes.into_iter().collect(),
+                    )
+                    .await;
+                if let Err(e) = written {
+                    loaded.timers = None;
+                    return Err(e);
+                }
+                Ok(false)
+            }
+        }
     }
 
     fn rollback(&self, loaded: &mut Loaded<T>) -> Result<()> {
@@ -316,5 +557,9 @@ impl<T: Object> Endpoint for Host<T> {
 
     fn stats(&self) -> HostStats {
         Host::stats(self)
+    }
+
+    fn alarm(&self) -> LocalBoxFuture<'_, Result<AlarmReport>> {
+        Box::pin(Host::alarm(self))
     }
 }

@@ -65,6 +65,7 @@ mod host;
 mod object;
 pub mod persist;
 pub mod storage;
+pub mod timers;
 pub mod wire;
 
 #[cfg(feature = "testing")]
@@ -75,10 +76,11 @@ mod wasm;
 
 pub use client::{Client, Connect, Transport};
 pub use ctx::Ctx;
-pub use duro_macros::{methods, object, rpc};
+pub use duro_macros::{methods, object, rpc, timer};
 pub use error::{CallError, Error, ErrorCode, Result};
-pub use host::{Host, HostStats};
+pub use host::{AlarmReport, Host, HostStats};
 pub use object::{Object, Stub};
+pub use timers::{Timer, TimerId, TimerInfo};
 
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{object_stats, WorkerStorage};
@@ -89,7 +91,7 @@ pub use worker;
 
 /// Everything an object definition needs.
 pub mod prelude {
-    pub use crate::{rpc, CallError, Ctx, Object, Stub};
+    pub use crate::{rpc, timer, CallError, Ctx, Object, Stub};
     pub use serde::{Deserialize, Serialize};
 }
 
@@ -99,6 +101,7 @@ pub mod __private {
     pub use crate::client::{NoUserError, Target};
     pub use crate::host::{spawn_host, Endpoint, HostParts};
     pub use crate::object::Kind;
+    pub use crate::timers::Timer;
     pub use crate::wire::{decode_args, encode, Failure};
     pub use futures::future::LocalBoxFuture;
     pub use serde;
@@ -189,6 +192,26 @@ pub mod __private {
         }
     }
 
+    /// Turns a timer method's result into the dispatcher's.
+    pub fn timer_value(_: ()) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// Turns a timer method's `duro::Result<()>` into the dispatcher's.
+    pub fn timer_framework(value: Result<(), Error>) -> Result<(), Failure> {
+        Ok(value?)
+    }
+
+    /// Turns a timer method's `Result<(), E>` into the dispatcher's.
+    pub fn timer_user<E: core::fmt::Display>(value: Result<(), E>) -> Result<(), Failure> {
+        value.map_err(|e| Error::new(ErrorCode::User, e.to_string()).into())
+    }
+
+    /// The failure for a timer name the dispatcher does not know.
+    pub fn unknown_timer(class: &str, method: &str) -> Failure {
+        crate::timers::unknown_timer(class, method).into()
+    }
+
     /// The failure for a method name the dispatcher does not know.
     pub fn unknown_method(class: &str, method: &str) -> Failure {
         Error::new(
@@ -217,11 +240,11 @@ macro_rules! __export_class {
             }
 
             #[wasm_bindgen(
-                        wasm_bindgen = ::duro::__private::wasm_bindgen,
-                        wasm_bindgen_futures = ::duro::__private::wasm_bindgen_futures,
-                        js_sys = ::duro::__private::js_sys,
-                        js_class = $class
-                    )]
+                                wasm_bindgen = ::duro::__private::wasm_bindgen,
+                                wasm_bindgen_futures = ::duro::__private::wasm_bindgen_futures,
+                                js_sys = ::duro::__private::js_sys,
+                                js_class = $class
+                            )]
             impl $glue {
                 #[wasm_bindgen(constructor)]
                 pub fn new(

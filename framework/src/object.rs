@@ -78,6 +78,14 @@ pub trait Object: Serialize + DeserializeOwned + Default + 'static {
     ) -> LocalBoxFuture<'a, core::result::Result<Vec<u8>, Failure>>;
 
     #[doc(hidden)]
+    fn __call_timer<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        method: &'a str,
+        payload: &'a [u8],
+    ) -> LocalBoxFuture<'a, core::result::Result<(), Failure>>;
+
+    #[doc(hidden)]
     fn __call_mut<'a>(
         &'a mut self,
         ctx: &'a Ctx,

@@ -117,6 +117,11 @@ impl MemoryStorage {
         self.data.borrow().clone()
     }
 
+    /// The alarm time, if set (milliseconds since the Unix epoch).
+    pub fn alarm_at(&self) -> Option<u64> {
+        self.alarm.get()
+    }
+
     /// The total number of bytes stored (keys and values).
     pub fn size(&self) -> usize {
         self.data

@@ -49,6 +49,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::host::{Endpoint, HostParts, HostStats};
 use crate::object::Object;
 use crate::storage::{MemoryStorage, Storage};
+use crate::timers::TimerInfo;
 use crate::wire::{self, CallHead, Reply};
 
 /// The manual clock starts here: 2025-01-01T00:00:00Z.
@@ -57,6 +58,7 @@ pub const START_MS: u64 = 1_735_689_600_000;
 type Key = (&'static str, String);
 
 struct Slot {
+    target: Target,
     storage: Rc<MemoryStorage>,
     host: Option<Rc<dyn Endpoint>>,
     /// Activations of hosts dropped by restarts, so stats survive them.
@@ -65,8 +67,10 @@ struct Slot {
 
 struct World {
     clock_ms: Cell<u64>,
+    random: Cell<u64>,
     body_limit: Cell<usize>,
     objects: RefCell<HashMap<Key, Slot>>,
+    background: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
     me: Weak<World>,
 }
 
@@ -95,8 +99,10 @@ impl TestEnv {
     pub fn new() -> Self {
         let world = Rc::new_cyclic(|me| World {
             clock_ms: Cell::new(START_MS),
+            random: Cell::new(0x5eed),
             body_limit: Cell::new(wire::DEFAULT_BODY_LIMIT),
             objects: RefCell::new(HashMap::new()),
+            background: RefCell::new(Vec::new()),
             me: me.clone(),
         });
         TestEnv { world }
@@ -122,6 +128,7 @@ impl TestEnv {
                 let s = host.stats();
                 slot.past.activations += s.activations;
                 slot.past.calls += s.calls;
+                slot.past.alarms += s.alarms;
             }
         }
     }
@@ -129,7 +136,7 @@ impl TestEnv {
     /// The storage of object `name` of class `T` (created empty if it was never used), to
     /// inspect it or inject failures.
     pub fn storage<T: Object>(&self, name: &str) -> Rc<MemoryStorage> {
-        self.world.slot_storage(T::CLASS, name)
+        self.world.slot_storage(Target::of::<T>(), name)
     }
 
     /// Counters of object `name`: activations and calls since the env was made (across
@@ -143,6 +150,7 @@ impl TestEnv {
         HostStats {
             activations: slot.past.activations + live.activations,
             calls: slot.past.calls + live.calls,
+            alarms: slot.past.alarms + live.alarms,
             storage: slot.storage.stats(),
         }
     }
@@ -152,12 +160,75 @@ impl TestEnv {
         UNIX_EPOCH + Duration::from_millis(self.world.clock_ms.get())
     }
 
-    /// Moves the manual clock forward by `by`.
+    /// Moves the manual clock forward by `by`, firing every alarm that falls due on the way,
+    /// in due order across all objects, through the same alarm path as workerd: the clock
+    /// stops at each alarm's time while it runs.
     pub async fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let target = self.world.clock_ms.get().saturating_add(ms);
+        self.fire_until(target).await;
+        self.world.clock_ms.set(target);
+    }
+
+    /// Moves the manual clock forward by `by` without firing anything, as if the platform
+    /// were down for that long; [`run_due_timers`](Self::run_due_timers) then catches up.
+    pub fn skip(&self, by: Duration) {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         self.world
             .clock_ms
             .set(self.world.clock_ms.get().saturating_add(ms));
+    }
+
+    /// Fires every alarm that is due at the current time (including alarms re-armed for
+    /// "now" while firing), without moving the clock.
+    pub async fn run_due_timers(&self) {
+        self.fire_until(self.world.clock_ms.get()).await;
+    }
+
+    async fn fire_until(&self, until: u64) {
+        // Bounded, so a timer that keeps re-arming for "now" cannot hang a test.
+        for _ in 0..100_000 {
+            let next = {
+                let objects = self.world.objects.borrow();
+                objects
+                    .iter()
+                    .filter_map(|(k, slot)| slot.storage.alarm_at().map(|at| (at, k.clone())))
+                    .filter(|(at, _)| *at <= until)
+                    .min()
+            };
+            let Some((at, key)) = next else { return };
+            if at > self.world.clock_ms.get() {
+                self.world.clock_ms.set(at);
+            }
+            let (target, storage) = {
+                let objects = self.world.objects.borrow();
+                let slot = &objects[&key];
+                (slot.target, slot.storage.clone())
+            };
+            let name = key.1;
+            // The platform clears the alarm before running the handler, and retries a
+            // handler that fails a second later.
+            storage.set_alarm(None).await.ok();
+            let host = self.world.host(target, &name);
+            let failed = host.alarm().await.is_err();
+            self.world.drain_background().await;
+            if failed && storage.alarm_at().is_none() {
+                storage.set_alarm(Some(at + 1_000)).await.ok();
+            }
+        }
+        panic!("timers kept firing: more than 100000 alarm invocations in one advance");
+    }
+
+    /// The pending timers of object `name`, in due order.
+    pub fn pending_timers<T: Object>(&self, name: &str) -> Vec<TimerInfo> {
+        let dump = self.storage::<T>(name).dump();
+        crate::timers::decode_all(dump.iter(), crate::timers::TIMER_PREFIX)
+    }
+
+    /// The dead-lettered timers of object `name`.
+    pub fn dead_timers<T: Object>(&self, name: &str) -> Vec<TimerInfo> {
+        let dump = self.storage::<T>(name).dump();
+        crate::timers::decode_all(dump.iter(), crate::timers::DEAD_PREFIX)
     }
 
     /// Sets the request body limit for objects activated from now on.
@@ -185,11 +256,24 @@ impl TestEnv {
 }
 
 impl World {
-    fn slot_storage(&self, class: &'static str, name: &str) -> Rc<MemoryStorage> {
+    async fn drain_background(&self) {
+        loop {
+            let work = std::mem::take(&mut *self.background.borrow_mut());
+            if work.is_empty() {
+                return;
+            }
+            for w in work {
+                w.await;
+            }
+        }
+    }
+
+    fn slot_storage(&self, target: Target, name: &str) -> Rc<MemoryStorage> {
         self.objects
             .borrow_mut()
-            .entry((class, name.to_owned()))
+            .entry((target.class, name.to_owned()))
             .or_insert_with(|| Slot {
+                target,
                 storage: Rc::new(MemoryStorage::new()),
                 host: None,
                 past: HostStats::default(),
@@ -199,7 +283,7 @@ impl World {
     }
 
     fn host(&self, target: Target, name: &str) -> Rc<dyn Endpoint> {
-        let storage = self.slot_storage(target.class, name);
+        let storage = self.slot_storage(target, name);
         let mut objects = self.objects.borrow_mut();
         let slot = objects
             .get_mut(&(target.class, name.to_owned()))
@@ -240,12 +324,26 @@ impl Platform for TestPlatform {
     }
 
     fn wait_until(&self, work: LocalBoxFuture<'static, ()>) {
-        // Tests are single-threaded and deterministic: finish the work before replying.
-        futures::executor::block_on(work);
+        // Deterministic: the work runs right after the call that queued it returns.
+        if let Some(world) = self.world.upgrade() {
+            world.background.borrow_mut().push(work);
+        }
     }
 
     fn id(&self) -> String {
         self.id.clone()
+    }
+
+    fn random_u64(&self) -> u64 {
+        // splitmix64 over a world-wide counter: unique and reproducible.
+        let Some(world) = self.world.upgrade() else {
+            return 0;
+        };
+        let mut z = world.random.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        world.random.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 
@@ -273,7 +371,9 @@ impl Transport for TestTransport {
                 protocol: Some(wire::PROTOCOL_VERSION),
                 content_length: Some(body.len() as u64),
             };
-            Ok(host.handle(head, Some(name), &body).await)
+            let reply = host.handle(head, Some(name), &body).await;
+            world.drain_background().await;
+            Ok(reply)
         })
     }
 }

@@ -211,6 +211,12 @@ impl Platform for WorkerPlatform {
             .unwrap_or_default()
     }
 
+    fn random_u64(&self) -> u64 {
+        let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+        let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+        (hi << 32) | lo
+    }
+
     fn env(&self) -> &Env {
         &self.env
     }
@@ -399,9 +405,12 @@ impl<T: Object> WasmHost<T> {
         respond(self.host.handle(head, name.as_deref(), &body).await)
     }
 
-    /// The class's `alarm` handler.
+    /// The class's `alarm` handler. An error makes the platform retry the alarm.
     pub async fn alarm(&self) -> core::result::Result<JsValue, JsValue> {
-        Ok(JsValue::UNDEFINED)
+        match self.host.alarm().await {
+            Ok(_) => Ok(JsValue::UNDEFINED),
+            Err(e) => Err(JsValue::from_str(&e.to_string())),
+        }
     }
 
     fn host_limit(&self) -> usize {
@@ -412,11 +421,12 @@ impl<T: Object> WasmHost<T> {
         let HostStats {
             activations,
             calls,
+            alarms,
             storage,
         } = self.host.stats();
         let pages = core::arch::wasm32::memory_size::<0>();
         let json = format!(
-            "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\
+            "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\"alarms\":{alarms},\
              \"storage_reads\":{},\"storage_writes\":{},\"storage_lists\":{},\
              \"alarm_ops\":{},\"wasm_memory_pages\":{pages}}}",
             T::CLASS,

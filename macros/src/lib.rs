@@ -39,3 +39,16 @@ pub fn rpc(_args: TokenStream, item: TokenStream) -> TokenStream {
     .into_compile_error();
     quote::quote!(#err #item).into()
 }
+
+/// Marks a method as a durable timer. Only meaningful inside `#[duro::methods]`, which
+/// turns `Self::method` into a typed `duro::Timer` handle; anywhere else it is an error.
+#[proc_macro_attribute]
+pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let item: proc_macro2::TokenStream = item.into();
+    let err = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "#[timer] only works on methods inside an `impl` block marked #[duro::methods]",
+    )
+    .into_compile_error();
+    quote::quote!(#err #item).into()
+}

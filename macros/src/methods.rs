@@ -38,10 +38,31 @@ struct Rpc {
     docs: Vec<syn::Attribute>,
 }
 
-fn is_rpc_attr(a: &syn::Attribute) -> bool {
+fn is_attr(a: &syn::Attribute, name: &str) -> bool {
     let p = a.path();
-    p.is_ident("rpc")
-        || (p.segments.len() == 2 && p.segments[0].ident == "duro" && p.segments[1].ident == "rpc")
+    p.is_ident(name)
+        || (p.segments.len() == 2 && p.segments[0].ident == "duro" && p.segments[1].ident == name)
+}
+
+fn is_rpc_attr(a: &syn::Attribute) -> bool {
+    is_attr(a, "rpc")
+}
+
+fn is_timer_attr(a: &syn::Attribute) -> bool {
+    is_attr(a, "timer")
+}
+
+/// A `#[timer]` method.
+struct TimerFn {
+    /// The method's name, which becomes the `Timer` constant.
+    ident: syn::Ident,
+    /// The renamed method holding the body.
+    inner: syn::Ident,
+    wire: String,
+    is_async: bool,
+    takes_ctx: bool,
+    payload: Option<Type>,
+    returns: Returns,
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -74,15 +95,63 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             Some(p.path.segments[0].ident.clone())
         }
         other => {
-            cx.error(other, "#[duro::methods] needs the object's type by its plain name, e.g. `impl Counter`");
+            cx.error(
+                other,
+                "#[duro::methods] needs the object's type by its plain name, e.g. `impl Counter`",
+            );
             None
         }
     };
 
     let mut rpcs = Vec::new();
+    let mut timers: Vec<TimerFn> = Vec::new();
+    let mut consts: Vec<ImplItem> = Vec::new();
     let mut wire_names: HashMap<String, syn::Ident> = HashMap::new();
     for item in &mut block.items {
         let ImplItem::Fn(f) = item else { continue };
+        let timer_attrs: Vec<syn::Attribute> = f
+            .attrs
+            .iter()
+            .filter(|a| is_timer_attr(a))
+            .cloned()
+            .collect();
+        if let Some(first) = timer_attrs.first() {
+            f.attrs.retain(|a| !is_timer_attr(a));
+            if let Some(second) = timer_attrs.get(1) {
+                cx.error(second, "duplicate #[timer] attribute");
+            }
+            if let Some(rpc) = f.attrs.iter().find(|a| is_rpc_attr(a)) {
+                cx.error(rpc, "a method is either #[rpc] or #[timer], not both");
+                f.attrs.retain(|a| !is_rpc_attr(a));
+            }
+            if let syn::Meta::List(l) = &first.meta {
+                parse_args(&mut cx, l.tokens.clone(), &[], "#[timer]");
+            }
+            if let Some(t) = check_timer(&mut cx, f) {
+                if timers.iter().any(|o| o.wire == t.wire) {
+                    cx.error(&f.sig.ident, format!("two timers are named `{}`", t.wire));
+                }
+                let docs: Vec<&syn::Attribute> = f
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("doc"))
+                    .collect();
+                let vis = &f.vis;
+                let ident = &t.ident;
+                let wire = &t.wire;
+                let payload = t.payload.clone().unwrap_or_else(|| syn::parse_quote!(()));
+                consts.push(syn::parse_quote! {
+                    #(#docs)*
+                    #[allow(non_upper_case_globals)]
+                    #vis const #ident: ::duro::Timer<Self, #payload> =
+                        ::duro::__private::Timer::__new(#wire);
+                });
+                f.sig.ident = t.inner.clone();
+                f.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+                timers.push(t);
+            }
+            continue;
+        }
         let rpc_attrs: Vec<syn::Attribute> =
             f.attrs.iter().filter(|a| is_rpc_attr(a)).cloned().collect();
         f.attrs.retain(|a| !is_rpc_attr(a));
@@ -129,11 +198,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
 
+    block.items.extend(consts);
     let Some(self_ident) = self_ident.filter(|_| cx.is_empty()) else {
         let errors = cx.into_compile_errors();
         return quote!(#errors #block);
     };
-    let generated = generate(&self_ident, &rpcs);
+    let generated = generate(&self_ident, &rpcs, &timers);
     quote! {
         #block
         #generated
@@ -179,7 +249,10 @@ fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
         if let Type::Reference(r) = &*pt.ty {
             if is_ctx(&r.elem) {
                 if i != 0 {
-                    cx.error(&pt.ty, "`&Ctx` must be the first argument after the receiver");
+                    cx.error(
+                        &pt.ty,
+                        "`&Ctx` must be the first argument after the receiver",
+                    );
                 } else if r.mutability.is_some() {
                     cx.error(&pt.ty, "take the context as `&Ctx`, not `&mut Ctx`");
                 } else {
@@ -232,6 +305,66 @@ fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
     })
 }
 
+fn check_timer(cx: &mut Ctxt, f: &ImplItemFn) -> Option<TimerFn> {
+    let sig = &f.sig;
+    let before = cx.len();
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error(
+            &sig.generics,
+            "timer methods cannot be generic: the payload is stored with one concrete type",
+        );
+    }
+    if let Some(u) = &sig.unsafety {
+        cx.error(u, "timer methods cannot be `unsafe`");
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r))
+            if r.reference.is_some() && r.mutability.is_some() && r.colon_token.is_none() => {}
+        Some(FnArg::Receiver(r)) => cx.error(
+            r,
+            "timer methods take `&mut self`: they run as turns that may change the state",
+        ),
+        _ => cx.error(
+            &sig.ident,
+            "timer methods take `&mut self` as their first argument",
+        ),
+    }
+    let mut takes_ctx = false;
+    let mut payload = None;
+    for (i, input) in inputs.enumerate() {
+        let FnArg::Typed(pt) = input else { continue };
+        match &*pt.ty {
+            Type::Reference(r) if is_ctx(&r.elem) && i == 0 => takes_ctx = true,
+            Type::Reference(_) => cx.error(
+                &pt.ty,
+                "timer payloads are stored and must be owned: take `String` instead of `&str`",
+            ),
+            ty if payload.is_none() => payload = Some(ty.clone()),
+            ty => cx.error(
+                ty,
+                "timer methods take one payload argument: bundle several values in a tuple or struct",
+            ),
+        }
+    }
+    let returns = match &sig.output {
+        ReturnType::Default => Returns::Plain(syn::parse_quote!(())),
+        ReturnType::Type(_, ty) => classify_return(ty),
+    };
+    if cx.len() != before {
+        return None;
+    }
+    Some(TimerFn {
+        ident: sig.ident.clone(),
+        inner: format_ident!("__duro_timer_{}", sig.ident),
+        wire: sig.ident.to_string(),
+        is_async: sig.asyncness.is_some(),
+        takes_ctx,
+        payload,
+        returns,
+    })
+}
+
 fn is_ctx(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Ctx"))
 }
@@ -269,11 +402,16 @@ fn classify_return(ty: &Type) -> Returns {
 
 fn is_duro_error(ty: &Type) -> bool {
     let Type::Path(p) = ty else { return false };
-    let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     segs.len() >= 2 && segs[segs.len() - 2] == "duro" && segs[segs.len() - 1] == "Error"
 }
 
-fn generate(self_ident: &syn::Ident, rpcs: &[Rpc]) -> TokenStream {
+fn generate(self_ident: &syn::Ident, rpcs: &[Rpc], timers: &[TimerFn]) -> TokenStream {
     let stub = format_ident!("{}Stub", self_ident);
     let stub_doc = format!(
         "Typed client of [`{self_ident}`], generated by `#[duro::methods]`: one async method per `#[rpc]` method."
@@ -337,6 +475,46 @@ fn generate(self_ident: &syn::Ident, rpcs: &[Rpc]) -> TokenStream {
     };
     let read_arms: Vec<TokenStream> = rpcs.iter().filter(|r| !r.mutating).map(arm).collect();
     let write_arms: Vec<TokenStream> = rpcs.iter().filter(|r| r.mutating).map(arm).collect();
+
+    let timer_arms = timers.iter().map(|t| {
+        let wire = &t.wire;
+        let inner = &t.inner;
+        let ctx = t.takes_ctx.then(|| quote!(__duro_ctx,));
+        let (decode, arg) = match &t.payload {
+            Some(ty) => (
+                quote_spanned! {ty.span()=>
+                    let _: fn() = ::duro::__private::assert_arg::<#ty>;
+                    let __duro_payload: #ty =
+                        ::duro::__private::decode_args(__duro_method, __duro_args)?;
+                },
+                quote!(__duro_payload),
+            ),
+            None => (quote!(), quote!()),
+        };
+        let call = if t.is_async {
+            quote!(#self_ident::#inner(self, #ctx #arg).await)
+        } else {
+            quote!(#self_ident::#inner(self, #ctx #arg))
+        };
+        let finish = match &t.returns {
+            Returns::Plain(ty) => {
+                quote_spanned!(ty.span()=> ::duro::__private::timer_value(__duro_out))
+            }
+            Returns::Framework(ty) => {
+                quote_spanned!(ty.span()=> ::duro::__private::timer_framework(__duro_out))
+            }
+            Returns::User(ty, _) => {
+                quote_spanned!(ty.span()=> ::duro::__private::timer_user(__duro_out))
+            }
+        };
+        quote! {
+            #wire => {
+                #decode
+                let __duro_out = #call;
+                #finish
+            }
+        }
+    });
 
     let stub_methods = rpcs.iter().map(|r| {
         let ident = &r.ident;
@@ -414,6 +592,27 @@ fn generate(self_ident: &syn::Ident, rpcs: &[Rpc]) -> TokenStream {
                     match __duro_method {
                         #(#read_arms)*
                         _ => ::core::result::Result::Err(::duro::__private::unknown_method(
+                            <Self as ::duro::Object>::CLASS,
+                            __duro_method,
+                        )),
+                    }
+                })
+            }
+
+            #[allow(unused_variables, unreachable_code)]
+            fn __call_timer<'a>(
+                &'a mut self,
+                __duro_ctx: &'a ::duro::Ctx,
+                __duro_method: &'a str,
+                __duro_args: &'a [u8],
+            ) -> ::duro::__private::LocalBoxFuture<
+                'a,
+                ::core::result::Result<(), ::duro::__private::Failure>,
+            > {
+                ::std::boxed::Box::pin(async move {
+                    match __duro_method {
+                        #(#timer_arms)*
+                        _ => ::core::result::Result::Err(::duro::__private::unknown_timer(
                             <Self as ::duro::Object>::CLASS,
                             __duro_method,
                         )),
