@@ -430,6 +430,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// Decodes every timer under `prefix` from a storage dump (pending or dead letters).
+#[cfg(feature = "testing")]
 pub(crate) fn decode_all<'a>(
     entries: impl Iterator<Item = (&'a String, &'a Vec<u8>)>,
     prefix: &str,

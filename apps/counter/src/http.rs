@@ -16,6 +16,15 @@ struct AddBody {
     by: i64,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetInBody {
+    seconds: u64,
+}
+
+/// Longest delay `reset-in` accepts: one year.
+const MAX_RESET_DELAY_SECS: u64 = 366 * 24 * 3600;
+
 fn json_response(status: u16, body: serde_json::Value) -> Result<Response> {
     Ok(Response::from_json(&body)?.with_status(status))
 }
@@ -84,7 +93,8 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 "routes": [
                     "POST /counters/<name>/add {\"by\": <i64>}",
                     "GET /counters/<name>",
-                    "POST /counters/<name>/reset"
+                    "POST /counters/<name>/reset",
+                    "POST /counters/<name>/reset-in {\"seconds\": <u64>}"
                 ]
             }),
         ),
@@ -125,7 +135,39 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => framework_error(e),
             }
         }
-        (_, ["counters", _]) | (_, ["counters", _, "add" | "reset"]) => error(
+        (Method::Post, ["counters", name, "reset-in"]) => {
+            let bytes = match body(&mut req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let seconds = match serde_json::from_slice::<ResetInBody>(&bytes) {
+                Ok(b) if b.seconds <= MAX_RESET_DELAY_SECS => b.seconds,
+                Ok(_) => {
+                    return error(
+                        400,
+                        ErrorCode::BadRequest.as_str(),
+                        format!("seconds must be at most {MAX_RESET_DELAY_SECS}"),
+                    )
+                }
+                Err(e) => {
+                    return error(
+                        400,
+                        ErrorCode::BadRequest.as_str(),
+                        format!("expected {{\"seconds\": <u64>}}: {e}"),
+                    )
+                }
+            };
+            let counter = Counter::stub(&env, name)?;
+            let at = match counter.reset_in(seconds).await {
+                Ok(at) => at,
+                Err(e) => return framework_error(e),
+            };
+            match counter.get().await {
+                Ok(v) => json_response(200, json!({ "value": v, "reset_at_ms": at })),
+                Err(e) => framework_error(e),
+            }
+        }
+        (_, ["counters", _]) | (_, ["counters", _, "add" | "reset" | "reset-in"]) => error(
             405,
             "method_not_allowed",
             format!("{method:?} is not allowed on {path}"),

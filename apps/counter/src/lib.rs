@@ -8,6 +8,9 @@
 //! | `POST /counters/<name>/add` | `{"by": <i64>}` | `{"value": <i64>}` |
 //! | `GET /counters/<name>` | | `{"value": <i64>}` (0 for a new name) |
 //! | `POST /counters/<name>/reset` | | `{"value": 0}` |
+//! | `POST /counters/<name>/reset-in` | `{"seconds": <u64>}` | `{"value": <i64>, "reset_at_ms": <u64>}` |
+
+use std::time::Duration;
 
 use duro::prelude::*;
 
@@ -67,6 +70,23 @@ impl Counter {
     fn reset(&mut self) -> i64 {
         self.value = 0;
         self.value
+    }
+
+    /// Resets the counter `seconds` from now, replacing any earlier schedule; returns when
+    /// (milliseconds since the Unix epoch). The timer survives restarts and deploys.
+    #[rpc]
+    fn reset_in(&mut self, ctx: &Ctx, seconds: u64) -> duro::Result<u64> {
+        let delay = Duration::from_secs(seconds);
+        ctx.timers()
+            .named("reset")
+            .after(delay, Self::scheduled_reset, ())?;
+        Ok(ctx.now_ms() + seconds * 1000)
+    }
+
+    /// The durable timer behind `reset_in`.
+    #[timer]
+    fn scheduled_reset(&mut self) {
+        self.value = 0;
     }
 }
 

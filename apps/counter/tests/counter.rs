@@ -159,3 +159,21 @@ fn names_are_checked() {
     assert!(!counter::valid_name("a/b"));
     assert!(!counter::valid_name("ü"));
 }
+
+#[tokio::test]
+async fn reset_in_resets_later_and_survives_restarts() {
+    let env = TestEnv::new();
+    let c = env.stub::<Counter>("a");
+    c.add(9).await.unwrap();
+    let at = c.reset_in(30).await.unwrap();
+    assert_eq!(at, duro::testing::START_MS + 30_000);
+    env.advance(std::time::Duration::from_secs(29)).await;
+    assert_eq!(c.get().await.unwrap(), 9);
+    env.restart();
+    // Scheduling again replaces the earlier reset.
+    c.reset_in(60).await.unwrap();
+    env.advance(std::time::Duration::from_secs(31)).await;
+    assert_eq!(c.get().await.unwrap(), 9);
+    env.advance(std::time::Duration::from_secs(60)).await;
+    assert_eq!(c.get().await.unwrap(), 0);
+}
