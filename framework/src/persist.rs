@@ -13,7 +13,7 @@
 //! the same write.
 
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::storage::{Entries, Storage};
 
 /// Key of the envelope.
 pub(crate) const STATE_KEY: &str = "__duro/state";
@@ -118,7 +118,7 @@ pub(crate) fn plan_write(
     name: Option<&str>,
     body: &[u8],
     old_chunks: u32,
-) -> (Vec<(String, Vec<u8>)>, Vec<String>, u32) {
+) -> (Entries, Vec<String>, u32) {
     if body.len() <= CHUNK_SIZE {
         let deletes = (0..old_chunks).map(chunk_key).collect();
         let puts = vec![(STATE_KEY.to_owned(), encode_envelope(schema, name, 0, body))];

@@ -9,6 +9,9 @@ use futures::future::LocalBoxFuture;
 
 use crate::error::{Error, Result};
 
+/// Key-value pairs, in key order.
+pub type Entries = Vec<(String, Vec<u8>)>;
+
 /// A storage backend. Each method is one storage operation, counted by [`StorageStats`].
 ///
 /// `write` is atomic: all puts and deletes land, or none do.
@@ -28,7 +31,7 @@ pub trait Storage {
         &'a self,
         prefix: &'a str,
         limit: Option<usize>,
-    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>>;
+    ) -> LocalBoxFuture<'a, Result<Entries>>;
 
     /// Removes every key and the alarm.
     fn delete_all(&self) -> LocalBoxFuture<'_, Result<()>>;
@@ -165,7 +168,7 @@ impl Storage for MemoryStorage {
         &'a self,
         prefix: &'a str,
         limit: Option<usize>,
-    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>> {
+    ) -> LocalBoxFuture<'a, Result<Entries>> {
         Counters::bump(&self.counters.lists);
         let data = self.data.borrow();
         let out = data

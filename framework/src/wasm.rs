@@ -17,7 +17,7 @@ use crate::ctx::Platform;
 use crate::error::{Error, ErrorCode, Result};
 use crate::host::{Host, HostParts, HostStats};
 use crate::object::Object;
-use crate::storage::{Counters, Storage, StorageStats};
+use crate::storage::{Counters, Entries, Storage, StorageStats};
 use crate::wire::{self, CallHead, Reply};
 
 fn js_error(what: &str, e: JsValue) -> Error {
@@ -123,7 +123,7 @@ impl Storage for WorkerStorage {
         &'a self,
         prefix: &'a str,
         limit: Option<usize>,
-    ) -> LocalBoxFuture<'a, Result<Vec<(String, Vec<u8>)>>> {
+    ) -> LocalBoxFuture<'a, Result<Entries>> {
         Counters::bump(&self.counters.lists);
         Box::pin(async move {
             let opts = js_sys::Object::new();

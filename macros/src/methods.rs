@@ -13,6 +13,7 @@ use crate::ctxt::Ctxt;
 const RPC_KEYS: &[&str] = &["name"];
 
 /// How a method's return type travels.
+#[allow(clippy::large_enum_variant)] // built once per method at compile time
 enum Returns {
     /// `-> T` (or nothing): the stub returns `duro::Result<T>`.
     Plain(Type),
