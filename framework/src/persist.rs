@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `body` is the state as MessagePack with field names. When it is larger than
-//! [`CHUNK_SIZE`], the envelope holds no body and the body is split across
+//! 120 KiB, the envelope holds no body and the body is split across
 //! `__duro/state/00000`, `__duro/state/00001`, …; all chunks and the envelope are written in
 //! one atomic storage write, and chunks left over from a larger earlier state are deleted in
 //! the same write.
