@@ -1,7 +1,785 @@
-//! `cargo xtask bench`: the side-by-side benchmarks (see docs/design.md, "Performance").
+//! `cargo xtask bench [--quick] [--no-build] [--out DIR]`: the side-by-side benchmarks
+//! (see docs/design.md, "Performance", and docs/benchmarks.md).
+//!
+//! Three implementations of the same counter API run in one run on the same workerd:
+//! duro (`apps/counter`), a hand-written workers-rs Durable Object
+//! (`bench/baselines/rust`) and a hand-written JavaScript one (`bench/baselines/js`). Each
+//! runs in its own workerd process started directly from a generated config (no wrangler
+//! in the request path); a load generator in this crate drives them over loopback HTTP/1.1
+//! with keep-alive. Measurements of the three are interleaved (the order rotates every
+//! round) and the medians of the rounds are reported, with duro's ratios to the baselines
+//! as the headline.
 
-/// Runs the benchmarks.
+mod load;
+mod report;
+mod workerd;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use load::{Call, Conn, Outcome, Window};
+use workerd::{Module, Prepared, Server, WranglerConfig};
+
+use crate::build::{self, Profile};
+use crate::setup;
+use crate::workspace::{display, note, root, since, step};
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
+
+  --quick      a shorter run (under two minutes after the builds) that writes to
+               target/bench/ instead of docs/
+  --no-build   use the existing builds in <app>/build/
+  --disk       keep the Durable Object state on disk (target/bench/run/) instead of
+               tmpfs (/dev/shm)
+  --out DIR    write benchmarks.md and benchmarks.json to DIR";
+
+/// Variables every implementation gets: the stats route is a test route.
+const VARS: &[(&str, &str)] = &[("DURO_TEST_ROUTES", "1")];
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    /// Measurement rounds per throughput scenario (each round runs every implementation).
+    pub rounds: usize,
+    /// Load before each measured window, not recorded.
+    pub warmup: Duration,
+    /// Length of each measured window.
+    pub measure: Duration,
+    /// Recorded requests per window at most.
+    pub max_requests: u64,
+    /// Restarts measured per implementation (after one unmeasured start).
+    pub cold_starts: usize,
+    /// Fresh objects whose first call is timed, per implementation.
+    pub activations: usize,
+    /// Calls after which the wasm memory is read (cumulative).
+    pub memory_calls: [u64; 2],
+    /// Connections used for the memory calls.
+    pub memory_concurrency: usize,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            quick: false,
+            rounds: 5,
+            warmup: Duration::from_millis(500),
+            measure: Duration::from_millis(2500),
+            max_requests: 1_000_000,
+            cold_starts: 7,
+            activations: 20,
+            memory_calls: [1_000, 100_000],
+            memory_concurrency: 8,
+        }
+    }
+
+    fn quick() -> Plan {
+        Plan {
+            quick: true,
+            rounds: 2,
+            warmup: Duration::from_millis(250),
+            measure: Duration::from_millis(600),
+            max_requests: 200_000,
+            cold_starts: 3,
+            activations: 10,
+            memory_calls: [1_000, 10_000],
+            memory_concurrency: 8,
+        }
+    }
+}
+
+/// What a throughput scenario sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /counters/<name>/add {"by":1}`: read (cached), add, persist, reply.
+    Add,
+    /// `GET /counters/<name>`: no storage write.
+    Get,
+}
+
+/// A throughput scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    pub key: &'static str,
+    pub op: Op,
+    pub concurrency: usize,
+    /// Objects the requests are spread over.
+    pub objects: usize,
+}
+
+impl Scenario {
+    pub fn label(&self) -> String {
+        let op = match self.op {
+            Op::Add => "add",
+            Op::Get => "get",
+        };
+        let objects = if self.objects == 1 {
+            "1 object".to_owned()
+        } else {
+            format!("{} objects", self.objects)
+        };
+        format!("{op}, {objects}, c={}", self.concurrency)
+    }
+
+    fn call(&self, connection: usize, seq: u64) -> Call {
+        let name = if self.objects == 1 {
+            "one".to_owned()
+        } else {
+            let spread = (connection as u64 * 37 + seq) % self.objects as u64;
+            format!("spread-{spread}")
+        };
+        match self.op {
+            Op::Add => Call::add(&name),
+            Op::Get => Call::get(&name),
+        }
+    }
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        key: "add-1obj-c1",
+        op: Op::Add,
+        concurrency: 1,
+        objects: 1,
+    },
+    Scenario {
+        key: "add-1obj-c8",
+        op: Op::Add,
+        concurrency: 8,
+        objects: 1,
+    },
+    Scenario {
+        key: "add-1obj-c64",
+        op: Op::Add,
+        concurrency: 64,
+        objects: 1,
+    },
+    Scenario {
+        key: "add-100obj-c1",
+        op: Op::Add,
+        concurrency: 1,
+        objects: 100,
+    },
+    Scenario {
+        key: "add-100obj-c8",
+        op: Op::Add,
+        concurrency: 8,
+        objects: 100,
+    },
+    Scenario {
+        key: "add-100obj-c64",
+        op: Op::Add,
+        concurrency: 64,
+        objects: 100,
+    },
+    Scenario {
+        key: "get-1obj-c8",
+        op: Op::Get,
+        concurrency: 8,
+        objects: 1,
+    },
+];
+
+/// One implementation of the counter API.
+#[derive(Debug)]
+pub struct Impl {
+    /// `duro`, `rust` or `js`: keys in the JSON output.
+    pub key: &'static str,
+    /// Column title.
+    pub label: &'static str,
+    pub dir: PathBuf,
+    /// Built with worker-build (a Rust crate).
+    pub rust: bool,
+    pub modules: Vec<Module>,
+    prepared: Option<Prepared>,
+}
+
+/// Size of one shipped file, raw and gzip -9.
+#[derive(Debug, Clone)]
+pub struct FileSize {
+    pub file: String,
+    pub raw: u64,
+    pub gzip: Option<u64>,
+}
+
+/// One measured window of one implementation.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+/// The object stats an implementation reports (`GET /__test/stats/<name>`).
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub calls: u64,
+    pub storage_reads: u64,
+    pub storage_writes: u64,
+    pub storage_lists: Option<u64>,
+    pub alarm_ops: Option<u64>,
+    pub wasm_memory_pages: Option<u64>,
+}
+
+impl Stats {
+    fn parse(text: &str) -> Result<Stats, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("stats are not JSON ({e}): {text}"))?;
+        let field = |name: &str| value.get(name).and_then(serde_json::Value::as_u64);
+        Ok(Stats {
+            calls: field("calls").ok_or_else(|| format!("stats without `calls`: {text}"))?,
+            storage_reads: field("storage_reads").unwrap_or(0),
+            storage_writes: field("storage_writes").unwrap_or(0),
+            storage_lists: field("storage_lists"),
+            alarm_ops: field("alarm_ops"),
+            wasm_memory_pages: field("wasm_memory_pages"),
+        })
+    }
+}
+
+/// Memory and storage figures of one implementation.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFigures {
+    /// (add calls made so far, stats of the object after them).
+    pub after_adds: Vec<(u64, Stats)>,
+    /// Stats after the reads that followed the adds.
+    pub after_gets: Option<(u64, Stats)>,
+    /// Wasm pages at the end of the whole run (object `one`).
+    pub pages_at_end: Option<u64>,
+    /// workerd's resident set size (current, peak) in KiB at the end of the run.
+    pub rss_kib: Option<(u64, u64)>,
+}
+
+/// Everything measured for one implementation.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub sizes: Vec<FileSize>,
+    pub cold_start_ms: Vec<f64>,
+    pub activation_ms: Vec<f64>,
+    /// Per scenario (as in [`SCENARIOS`]), one sample per round.
+    pub throughput: Vec<Vec<Sample>>,
+    pub memory: MemoryFigures,
+    /// Failures seen anywhere, for the report.
+    pub failures: Vec<String>,
+}
+
+/// The whole run.
+#[derive(Debug)]
+pub struct Results {
+    pub plan: Plan,
+    pub impls: Vec<Impl>,
+    pub figures: Vec<Figures>,
+    pub environment: report::Environment,
+    pub duration: Duration,
+}
+
+/// `cargo xtask bench`.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let _ = args;
-    Err("`cargo xtask bench` is not yet implemented".to_owned())
+    let mut quick = false;
+    let mut build_first = true;
+    let mut out = None;
+    let mut disk = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--no-build" => build_first = false,
+            "--disk" => disk = true,
+            "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a folder")?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let out = out.unwrap_or_else(|| {
+        if quick {
+            root().join("target").join("bench")
+        } else {
+            root().join("docs")
+        }
+    });
+
+    let root = root();
+    let mut impls = vec![
+        Impl::new("duro", "duro", root.join("apps").join("counter"), true),
+        Impl::new(
+            "rust",
+            "workers-rs",
+            root.join("bench").join("baselines").join("rust"),
+            true,
+        ),
+        Impl::new(
+            "js",
+            "JavaScript",
+            root.join("bench").join("baselines").join("js"),
+            false,
+        ),
+    ];
+    if build_first {
+        let tools = setup::ensure()?;
+        for imp in impls.iter().filter(|i| i.rust) {
+            build::build(&tools, &imp.dir, Profile::Release)?;
+        }
+    }
+
+    let start = Instant::now();
+    step(format!(
+        "benchmarks ({}): duro vs workers-rs vs JavaScript, each in its own workerd",
+        if plan.quick { "quick" } else { "full" }
+    ));
+    let workerd = workerd::binary()?;
+    note(format!("workerd: {}", display(&workerd)));
+    let scratch = root.join("target").join("bench").join("run");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)
+            .map_err(|e| format!("cannot clean {}: {e}", display(&scratch)))?;
+    }
+    let state_root = state_root(disk, &scratch);
+    note(format!("Durable Object state: {}", state_root.display()));
+    let mut figures = Vec::new();
+    for imp in &mut impls {
+        imp.prepare(&scratch)?;
+        figures.push(Figures {
+            sizes: imp.sizes()?,
+            throughput: vec![Vec::new(); SCENARIOS.len()],
+            ..Figures::default()
+        });
+    }
+    let environment = report::Environment::collect(&workerd, &plan, &state_root);
+
+    let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures);
+    let _ = std::fs::remove_dir_all(&state_root);
+    measured?;
+    let results = Results {
+        plan,
+        impls,
+        figures,
+        environment,
+        duration: start.elapsed(),
+    };
+    let markdown = report::markdown(&results);
+    let json = report::json(&results);
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let md_path = out.join("benchmarks.md");
+    let json_path = out.join("benchmarks.json");
+    std::fs::write(&md_path, &markdown)
+        .map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
+    let json_text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(&json_path, json_text)
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    step("results");
+    println!("{}", report::summary(&results));
+    step(format!(
+        "wrote {} and {} ({} of measurements)",
+        display(&md_path),
+        display(&json_path),
+        since(start)
+    ));
+    Ok(())
+}
+
+/// Where the Durable Objects keep their SQLite files: tmpfs unless `disk`, so that the
+/// disk's sync latency (the same for every implementation, and noisy) does not hide the
+/// differences between them.
+fn state_root(disk: bool, scratch: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if !disk && shm.is_dir() {
+        shm.join(format!("duro-bench-{}", std::process::id()))
+    } else {
+        scratch.join("state")
+    }
+}
+
+/// Every measurement, in order.
+fn measure(
+    plan: &Plan,
+    workerd: &Path,
+    impls: &[Impl],
+    scratch: &Path,
+    state_root: &Path,
+    figures: &mut [Figures],
+) -> Result<(), String> {
+    measure_cold_starts(plan, workerd, impls, scratch, state_root, figures)?;
+
+    step("starting the three servers for the load phases");
+    let mut servers = Vec::new();
+    for imp in impls {
+        let server = Server::start(
+            workerd,
+            imp.prepared()?,
+            &state_root.join(imp.key).join("load"),
+            &scratch.join(imp.key).join("workerd.log"),
+            &Call::get("ready"),
+        )?;
+        note(format!(
+            "{}: 127.0.0.1:{} (pid {})",
+            imp.label,
+            server.port,
+            server.pid()
+        ));
+        servers.push(server);
+    }
+
+    measure_memory(plan, impls, &servers, figures)?;
+    measure_activations(plan, impls, &servers, figures);
+    measure_throughput(plan, impls, &servers, figures);
+
+    for (server, fig) in servers.iter().zip(figures.iter_mut()) {
+        if let Ok(stats) = stats(server.port, "one") {
+            fig.memory.pages_at_end = stats.wasm_memory_pages;
+        }
+        fig.memory.rss_kib = server.rss_kib();
+    }
+    Ok(())
+}
+
+impl Impl {
+    fn new(key: &'static str, label: &'static str, dir: PathBuf, rust: bool) -> Impl {
+        Impl {
+            key,
+            label,
+            dir,
+            rust,
+            modules: Vec::new(),
+            prepared: None,
+        }
+    }
+
+    fn wrangler(&self) -> Result<WranglerConfig, String> {
+        let path = self.dir.join("wrangler.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", display(&path)))?;
+        WranglerConfig::parse(&text).map_err(|e| format!("{}: {e}", display(&path)))
+    }
+
+    /// Copies the built modules and writes the workerd config under `scratch/<key>/`.
+    fn prepare(&mut self, scratch: &Path) -> Result<(), String> {
+        let wrangler = self.wrangler()?;
+        let main = self.dir.join(&wrangler.main);
+        let mut modules = vec![Module {
+            name: file_name(&main),
+            source: main.clone(),
+        }];
+        if self.rust {
+            modules.push(Module {
+                name: "index_bg.wasm".to_owned(),
+                source: build::wasm_path(&self.dir),
+            });
+        }
+        for module in &modules {
+            if !module.source.is_file() {
+                return Err(format!(
+                    "{} is missing: build it (`cargo xtask build {}`) or drop --no-build",
+                    display(&module.source),
+                    display(&self.dir)
+                ));
+            }
+        }
+        let prepared =
+            workerd::prepare(&scratch.join(self.key), self.key, &wrangler, &modules, VARS)?;
+        self.modules = modules;
+        self.prepared = Some(prepared);
+        Ok(())
+    }
+
+    fn prepared(&self) -> Result<&Prepared, String> {
+        self.prepared
+            .as_ref()
+            .ok_or_else(|| format!("{} was not prepared", self.label))
+    }
+
+    fn sizes(&self) -> Result<Vec<FileSize>, String> {
+        let mut sizes = Vec::new();
+        for module in self.modules.iter().rev() {
+            let (raw, gzip) = build::wasm_size(&module.source)?;
+            sizes.push(FileSize {
+                file: module.name.clone(),
+                raw,
+                gzip,
+            });
+        }
+        Ok(sizes)
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The implementations in the order of round `round`: A B C, then B C A, then C A B.
+fn rotation(len: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..len).map(move |i| (i + round) % len)
+}
+
+/// Process start to the first answer of `GET /counters/cold`, over restarts on the same
+/// state (the object exists); the first start of each is not counted.
+fn measure_cold_starts(
+    plan: &Plan,
+    workerd: &Path,
+    impls: &[Impl],
+    scratch: &Path,
+    state_root: &Path,
+    figures: &mut [Figures],
+) -> Result<(), String> {
+    step(format!(
+        "cold start: process start to first response, {} restarts each",
+        plan.cold_starts
+    ));
+    for round in 0..=plan.cold_starts {
+        for i in rotation(impls.len(), round) {
+            let imp = &impls[i];
+            let server = Server::start(
+                workerd,
+                imp.prepared()?,
+                &state_root.join(imp.key).join("cold"),
+                &scratch.join(imp.key).join("cold.log"),
+                &Call::get("cold"),
+            )?;
+            if round > 0 {
+                figures[i]
+                    .cold_start_ms
+                    .push(server.started_in.as_secs_f64() * 1000.0);
+            }
+            server.stop();
+        }
+    }
+    for (imp, fig) in impls.iter().zip(figures.iter()) {
+        note(format!(
+            "{:<11} median {:.0} ms",
+            imp.label,
+            median(&fig.cold_start_ms)
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `GET /__test/stats/<name>`.
+fn stats(port: u16, name: &str) -> Result<Stats, String> {
+    let mut conn = Conn::new(port);
+    let reply = conn
+        .send(&Call::stats(name))
+        .map_err(|e| format!("stats of {name}: {e}"))?;
+    if reply.status != 200 {
+        return Err(format!(
+            "stats of {name}: {} {}",
+            reply.status,
+            reply.text()
+        ));
+    }
+    Stats::parse(&reply.text())
+}
+
+fn counted(plan: &Plan, calls: u64) -> Window {
+    Window {
+        concurrency: plan.memory_concurrency,
+        warmup: Duration::ZERO,
+        measure: Duration::from_secs(600),
+        max_requests: calls,
+    }
+}
+
+/// Wasm memory and storage operations of object `mem` after N adds, then after reads.
+fn measure_memory(
+    plan: &Plan,
+    impls: &[Impl],
+    servers: &[Server],
+    figures: &mut [Figures],
+) -> Result<(), String> {
+    let [small, large] = plan.memory_calls;
+    step(format!(
+        "memory and storage: {small} then {large} adds (c={}) to one object, then {small} reads",
+        plan.memory_concurrency
+    ));
+    for (i, (imp, server)) in impls.iter().zip(servers).enumerate() {
+        let fig = &mut figures[i];
+        let mut done = 0;
+        for target in [small, large] {
+            let outcome = load::run(server.port, counted(plan, target - done), |_, _| {
+                Call::add("mem")
+            });
+            record_failures(fig, imp, "memory", &outcome);
+            done = target;
+            fig.memory
+                .after_adds
+                .push((done, stats(server.port, "mem")?));
+        }
+        let outcome = load::run(server.port, counted(plan, small), |_, _| Call::get("mem"));
+        record_failures(fig, imp, "memory (reads)", &outcome);
+        fig.memory.after_gets = Some((small, stats(server.port, "mem")?));
+        let pages: Vec<String> = fig
+            .memory
+            .after_adds
+            .iter()
+            .map(|(n, s)| {
+                format!(
+                    "{} after {n}",
+                    s.wasm_memory_pages
+                        .map_or_else(|| "n/a".to_owned(), |p| p.to_string())
+                )
+            })
+            .collect();
+        note(format!(
+            "{:<11} wasm pages: {}",
+            imp.label,
+            pages.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The first call (an add) to each of N fresh objects.
+fn measure_activations(plan: &Plan, impls: &[Impl], servers: &[Server], figures: &mut [Figures]) {
+    step(format!(
+        "activation: first call to {} fresh objects each",
+        plan.activations
+    ));
+    for n in 0..plan.activations {
+        for i in rotation(impls.len(), n) {
+            let mut conn = Conn::new(servers[i].port);
+            let _ = conn.connect();
+            let call = Call::add(&format!("fresh-{n}"));
+            let sent = Instant::now();
+            match conn.send(&call) {
+                Ok(reply) if reply.status == 200 => figures[i]
+                    .activation_ms
+                    .push(sent.elapsed().as_secs_f64() * 1000.0),
+                Ok(reply) => figures[i].failures.push(format!(
+                    "activation: {} -> {} {}",
+                    call.path,
+                    reply.status,
+                    reply.text()
+                )),
+                Err(e) => figures[i]
+                    .failures
+                    .push(format!("activation: {} -> {e}", call.path)),
+            }
+        }
+    }
+    for (imp, fig) in impls.iter().zip(figures.iter()) {
+        note(format!(
+            "{:<11} median {:.2} ms",
+            imp.label,
+            median(&fig.activation_ms)
+        ));
+    }
+}
+
+fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: &mut [Figures]) {
+    step(format!(
+        "throughput: {} scenarios x {} rounds x {} implementations, {} ms warm-up + {} ms each",
+        SCENARIOS.len(),
+        plan.rounds,
+        impls.len(),
+        plan.warmup.as_millis(),
+        plan.measure.as_millis()
+    ));
+    for (s, scenario) in SCENARIOS.iter().enumerate() {
+        let window = Window {
+            concurrency: scenario.concurrency,
+            warmup: plan.warmup,
+            measure: plan.measure,
+            max_requests: plan.max_requests,
+        };
+        for round in 0..plan.rounds {
+            for i in rotation(impls.len(), round) {
+                let outcome = load::run(servers[i].port, window, |c, n| scenario.call(c, n));
+                record_failures(&mut figures[i], &impls[i], scenario.key, &outcome);
+                figures[i].throughput[s].push(Sample {
+                    rps: outcome.rps(),
+                    p50_ms: outcome.quantile_ms(0.50),
+                    p99_ms: outcome.quantile_ms(0.99),
+                    ok: outcome.ok,
+                    errors: outcome.errors,
+                });
+            }
+        }
+        let cells: Vec<String> = impls
+            .iter()
+            .zip(figures.iter())
+            .map(|(imp, fig)| {
+                let rps: Vec<f64> = fig.throughput[s].iter().map(|x| x.rps).collect();
+                format!("{} {:.0}/s", imp.label, median(&rps))
+            })
+            .collect();
+        note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
+    }
+}
+
+fn record_failures(fig: &mut Figures, imp: &Impl, phase: &str, outcome: &Outcome) {
+    if outcome.errors > 0 {
+        let first = outcome.first_error.clone().unwrap_or_default();
+        let line = format!(
+            "{phase}: {} failed requests; first: {first}",
+            outcome.errors
+        );
+        note(format!("{}: {line}", imp.label));
+        fig.failures.push(line);
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN if empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if !sorted.len().is_multiple_of(2) {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn rotations_start_each_round_with_the_next_implementation() {
+        let rounds: Vec<Vec<usize>> = (0..3).map(|r| rotation(3, r).collect()).collect();
+        assert_eq!(rounds, [[0, 1, 2], [1, 2, 0], [2, 0, 1]]);
+    }
+
+    #[test]
+    fn spread_scenarios_cover_every_object() {
+        let scenario = SCENARIOS.iter().find(|s| s.key == "add-100obj-c1").unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for seq in 0..100 {
+            seen.insert(scenario.call(0, seq).path);
+        }
+        assert_eq!(seen.len(), 100);
+    }
+
+    #[test]
+    fn parses_stats() {
+        let stats = Stats::parse(
+            r#"{"class":"Counter","activations":1,"calls":3,"storage_reads":1,
+                "storage_writes":2,"storage_lists":0,"alarm_ops":0,"wasm_memory_pages":18}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (stats.calls, stats.storage_reads, stats.storage_writes),
+            (3, 1, 2)
+        );
+        assert_eq!(stats.wasm_memory_pages, Some(18));
+        assert!(Stats::parse("{}").is_err());
+    }
 }

@@ -1,0 +1,766 @@
+//! Renders a run as `benchmarks.md`, `benchmarks.json` and a short summary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::{median, Figures, Plan, Results, Stats, SCENARIOS};
+use crate::setup::WORKER_BUILD_VERSION;
+use crate::workspace::{self, format_duration, root};
+
+/// What the requests pass through, for the report.
+const REQUEST_PATH: &str = "\
+The load generator (`xtask/src/bench/load.rs`: one thread and one keep-alive HTTP/1.1 \
+connection per concurrent client, closed loop, plain TCP over 127.0.0.1) → workerd's HTTP \
+socket → the worker's `fetch` handler (for the Rust workers: worker-build's JS shim, then \
+wasm) → the Durable Object stub's `fetch` (in-process; duro sends MessagePack, the \
+baselines JSON) → the object's `fetch` → `ctx.storage` (SQLite, in the same process, its files \
+in the state folder below) → back the same way.
+
+Each implementation runs in its own workerd process, started directly from a config \
+generated from its `wrangler.toml` (`workerd serve`; compatibility date, Durable Object \
+bindings, `new_sqlite_classes` → `enableSql`, `[vars]`, plus `DURO_TEST_ROUTES=1` for the \
+stats route). Not in the path: wrangler and its Node.js dev proxy, miniflare's entry \
+worker and middleware, TLS, the inspector. The three processes run side by side, idle \
+while another is measured; the machine's cores are shared by workerd and the load \
+generator.";
+
+/// Machine and tool versions.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub date: String,
+    pub command: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub memory: String,
+    pub kernel: String,
+    pub rustc: String,
+    pub node: String,
+    pub wrangler: String,
+    pub workerd: String,
+    pub worker_build: String,
+    pub wasm_bindgen: String,
+    pub wasm_opt: String,
+    /// Where the Durable Objects' SQLite files are.
+    pub state: String,
+}
+
+impl Environment {
+    pub fn collect(workerd: &Path, plan: &Plan, state: &Path) -> Environment {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v)
+            })
+            .map_or_else(|| "unknown".to_owned(), |v| v.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0),
+            );
+        let root = root();
+        let npm_version = |package: &str| {
+            let path = root.join("node_modules").join(package).join("package.json");
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "unknown".to_owned())
+        };
+        Environment {
+            date: version_of(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
+            command: if plan.quick {
+                "cargo xtask bench --quick".to_owned()
+            } else {
+                "cargo xtask bench".to_owned()
+            },
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            memory,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned()),
+            rustc: version_of(Command::new("rustc").arg("--version").current_dir(&root)),
+            node: version_of(Command::new("node").arg("--version")),
+            wrangler: npm_version("wrangler"),
+            workerd: format!(
+                "{} (npm workerd {})",
+                version_of(Command::new(workerd).arg("--version")),
+                npm_version("workerd")
+            ),
+            worker_build: WORKER_BUILD_VERSION.to_owned(),
+            wasm_bindgen: workspace::locked_version("wasm-bindgen")
+                .unwrap_or_else(|_| "unknown".to_owned()),
+            wasm_opt: format!("binaryen {}", npm_version("binaryen")),
+            state: if state.starts_with("/dev/shm") {
+                "tmpfs (`/dev/shm`), so that the disk's sync latency, the same for every \
+                 implementation and noisy on a shared machine, does not hide the differences \
+                 between them; `--disk` keeps it on disk"
+                    .to_owned()
+            } else {
+                "on disk (`target/bench/run/state`)".to_owned()
+            },
+        }
+    }
+}
+
+/// Runs a command and returns its first output line, or "unknown".
+fn version_of(command: &mut Command) -> String {
+    workspace::output(command)
+        .and_then(|out| out.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A ratio of duro to one baseline over the rounds of a scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Ratio {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// duro's requests/s divided by baseline `other`'s, round by round.
+pub fn rps_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
+    let ratios: Vec<f64> = figures[0].throughput[scenario]
+        .iter()
+        .zip(&figures[other].throughput[scenario])
+        .map(|(d, o)| d.rps / o.rps)
+        .filter(|r| r.is_finite())
+        .collect();
+    Ratio {
+        median: median(&ratios),
+        min: ratios.iter().copied().fold(f64::NAN, f64::min),
+        max: ratios.iter().copied().fold(f64::NAN, f64::max),
+    }
+}
+
+fn medians(figures: &Figures, scenario: usize) -> (f64, f64, f64) {
+    let samples = &figures.throughput[scenario];
+    let pick = |f: fn(&super::Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    (pick(|s| s.rps), pick(|s| s.p50_ms), pick(|s| s.p99_ms))
+}
+
+/// A bar from docs/design.md and whether the run met it.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub name: String,
+    pub measured: String,
+    pub value: f64,
+    pub limit: f64,
+    pub met: Option<bool>,
+}
+
+fn gzip_total(figures: &Figures, wasm_only: bool) -> Option<u64> {
+    figures
+        .sizes
+        .iter()
+        .filter(|s| !wasm_only || s.file.ends_with(".wasm"))
+        .map(|s| s.gzip)
+        .sum()
+}
+
+fn pages(stats: &Stats) -> Option<u64> {
+    stats.wasm_memory_pages
+}
+
+/// The bars, evaluated.
+pub fn bars(results: &Results) -> Vec<Bar> {
+    let f = &results.figures;
+    let mut bars = Vec::new();
+    for key in [
+        "add-1obj-c8",
+        "add-1obj-c64",
+        "add-100obj-c8",
+        "add-100obj-c64",
+    ] {
+        let Some(s) = SCENARIOS.iter().position(|s| s.key == key) else {
+            continue;
+        };
+        let label = SCENARIOS[s].label();
+        for (other, limit, name) in [(1, 1.0, "workers-rs"), (2, 0.9, "JavaScript")] {
+            let r = rps_ratio(f, other, s);
+            bars.push(Bar {
+                name: format!("req/s duro / {name} ≥ {limit:.1} ({label})"),
+                measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
+                value: r.median,
+                limit,
+                met: r.median.is_finite().then_some(r.median >= limit),
+            });
+        }
+    }
+    let gzip = gzip_total(&f[0], true)
+        .zip(gzip_total(&f[1], true))
+        .map(|(d, r)| d as f64 / r as f64);
+    bars.push(Bar {
+        name: "wasm gzip size duro / workers-rs ≤ 1.25".to_owned(),
+        measured: gzip.map_or_else(|| "n/a (no gzip)".to_owned(), |g| format!("{g:.2}")),
+        value: gzip.unwrap_or(f64::NAN),
+        limit: 1.25,
+        met: gzip.map(|g| g <= 1.25),
+    });
+    let [small, large] = results.plan.memory_calls;
+    let adds = &f[0].memory.after_adds;
+    let first = adds.first().and_then(|(_, s)| pages(s));
+    let last = adds.last().and_then(|(_, s)| pages(s));
+    bars.push(Bar {
+        name: format!(
+            "no wasm memory growth from {} to {} calls (duro)",
+            thousands(small),
+            thousands(large)
+        ),
+        measured: match (first, last) {
+            (Some(a), Some(b)) => format!("{a} → {b} pages"),
+            _ => "n/a".to_owned(),
+        },
+        value: match (first, last) {
+            (Some(a), Some(b)) => b as f64 - a as f64,
+            _ => f64::NAN,
+        },
+        limit: 0.0,
+        met: first.zip(last).map(|(a, b)| b <= a),
+    });
+    bars
+}
+
+/// `123456` as `123 456`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn num(value: f64, decimals: usize) -> String {
+    if value.is_finite() {
+        format!("{value:.decimals$}")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn met(bar: &Bar) -> &'static str {
+    match bar.met {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "n/a",
+    }
+}
+
+/// Per-call storage figures from the stats after the adds and after the reads.
+struct StorageFigures {
+    adds: u64,
+    reads: u64,
+    writes: u64,
+    lists: Option<u64>,
+    alarm_ops: Option<u64>,
+    get_calls: u64,
+    get_reads: u64,
+    get_writes: u64,
+}
+
+fn storage(figures: &Figures) -> Option<StorageFigures> {
+    let (_, after_adds) = figures.memory.after_adds.last()?;
+    let (_, after_gets) = figures.memory.after_gets.as_ref()?;
+    Some(StorageFigures {
+        adds: after_adds.calls,
+        reads: after_adds.storage_reads,
+        writes: after_adds.storage_writes,
+        lists: after_adds.storage_lists,
+        alarm_ops: after_adds.alarm_ops,
+        get_calls: after_gets.calls.saturating_sub(after_adds.calls),
+        get_reads: after_gets
+            .storage_reads
+            .saturating_sub(after_adds.storage_reads),
+        get_writes: after_gets
+            .storage_writes
+            .saturating_sub(after_adds.storage_writes),
+    })
+}
+
+/// The markdown report.
+pub fn markdown(results: &Results) -> String {
+    let plan = &results.plan;
+    let env = &results.environment;
+    let f = &results.figures;
+    let labels: Vec<&str> = results.impls.iter().map(|i| i.label).collect();
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Generated by `{}` on {} ({} run, {} of measurements). Do not edit: run the command \
+         again. The figures come from one run in which the three implementations were measured \
+         side by side; compare the ratios, not the absolute numbers, which depend on the \
+         machine and its load.\n",
+        env.command,
+        env.date,
+        if plan.quick { "quick" } else { "full" },
+        format_duration(results.duration)
+    );
+    let _ = writeln!(
+        w,
+        "The implementations of the same counter API (`POST /counters/<name>/add` with \
+         `{{\"by\": 1}}`, `GET /counters/<name>`):\n\n\
+         - **duro**: `apps/counter`, the duro counter app.\n\
+         - **workers-rs**: `bench/baselines/rust`, a hand-written workers-rs `#[durable_object]` \
+         (value cached in a field, `storage.put(\"value\", v)`).\n\
+         - **JavaScript**: `bench/baselines/js`, a hand-written `class Counter extends \
+         DurableObject` (`ctx.storage.get/put`), no build step.\n\n\
+         Each add reads the counter (from memory after the first call), adds, persists and \
+         replies; the worker forwards it to one Durable Object per name with `fetch`.\n"
+    );
+
+    let _ = writeln!(w, "## Headline: the bars from docs/design.md\n");
+    let _ = writeln!(
+        w,
+        "Ratios are duro's figure over the baseline's, measured in the same round (the \
+         three run one after the other, the order rotating each round); the median over \
+         {} rounds, with the lowest and highest round in parentheses.\n",
+        plan.rounds
+    );
+    let _ = writeln!(w, "| Bar | Measured | |\n|---|---|---|");
+    for bar in bars(results) {
+        let _ = writeln!(w, "| {} | {} | {} |", bar.name, bar.measured, met(&bar));
+    }
+
+    let _ = writeln!(w, "\n## Throughput and latency\n");
+    let _ = writeln!(
+        w,
+        "Closed-loop load: c connections, each sending its next request when the previous \
+         reply arrived. Each window: {} ms of warm-up (not recorded), then {} ms measured; \
+         requests/s counts 200 replies; latencies are per request, in milliseconds. Medians \
+         over {} rounds. \"100 objects\" spreads the requests over 100 names.\n",
+        plan.warmup.as_millis(),
+        plan.measure.as_millis(),
+        plan.rounds
+    );
+    let _ = writeln!(
+        w,
+        "| Scenario | req/s {0} | req/s {1} | req/s {2} | {0} / {1} | {0} / {2} | p50 {0} / {1} / {2} | p99 {0} / {1} / {2} |",
+        labels[0], labels[1], labels[2]
+    );
+    let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|");
+    for (s, scenario) in SCENARIOS.iter().enumerate() {
+        let m: Vec<(f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
+        let r1 = rps_ratio(f, 1, s);
+        let r2 = rps_ratio(f, 2, s);
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} / {} / {} | {} / {} / {} |",
+            scenario.label(),
+            num(m[0].0, 0),
+            num(m[1].0, 0),
+            num(m[2].0, 0),
+            num(r1.median, 2),
+            num(r2.median, 2),
+            num(m[0].1, 2),
+            num(m[1].1, 2),
+            num(m[2].1, 2),
+            num(m[0].2, 2),
+            num(m[1].2, 2),
+            num(m[2].2, 2),
+        );
+    }
+
+    let _ = writeln!(w, "\n## Start-up\n");
+    let _ = writeln!(
+        w,
+        "| | {} | {} | {} |\n|---|--:|--:|--:|",
+        labels[0], labels[1], labels[2]
+    );
+    let row = |w: &mut String, name: String, values: Vec<String>| {
+        let _ = writeln!(w, "| {name} | {} |", values.join(" | "));
+    };
+    row(
+        w,
+        format!(
+            "Activation: first call (an add) to a fresh object, median of {}, ms",
+            plan.activations
+        ),
+        f.iter().map(|x| num(median(&x.activation_ms), 2)).collect(),
+    );
+    row(
+        w,
+        format!(
+            "Cold start: workerd process start to the first response (`GET /counters/cold`, \
+             an existing object), median of {} restarts, ms",
+            plan.cold_starts
+        ),
+        f.iter().map(|x| num(median(&x.cold_start_ms), 0)).collect(),
+    );
+
+    let _ = writeln!(w, "\n## Size\n");
+    let _ = writeln!(
+        w,
+        "What each worker ships (worker-build `--release` output for the Rust workers, with \
+         the workspace's release profile: `opt-level = \"s\"`, LTO, one codegen unit, \
+         `panic = \"abort\"`, then wasm-opt). gzip is `gzip -9`.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| | {} | {} | {} |\n|---|--:|--:|--:|",
+        labels[0], labels[1], labels[2]
+    );
+    for file in ["index_bg.wasm", "index.js"] {
+        for gz in [false, true] {
+            let values = f
+                .iter()
+                .map(|x| {
+                    x.sizes
+                        .iter()
+                        .find(|s| s.file == file)
+                        .and_then(|s| if gz { s.gzip } else { Some(s.raw) })
+                        .map_or_else(|| "—".to_owned(), kib)
+                })
+                .collect();
+            row(
+                w,
+                format!("`{file}` {}", if gz { "gzip" } else { "raw" }),
+                values,
+            );
+        }
+    }
+    row(
+        w,
+        "Total gzip".to_owned(),
+        f.iter()
+            .map(|x| gzip_total(x, false).map_or_else(|| "n/a".to_owned(), kib))
+            .collect(),
+    );
+
+    let _ = writeln!(w, "\n## Memory and storage\n");
+    let [small, large] = plan.memory_calls;
+    let _ = writeln!(
+        w,
+        "A fresh workerd per implementation; {} then {} adds in total (c={}) to one object, \
+         then {} reads of it. Wasm memory is the instance's linear memory \
+         (`memory.size`, 64 KiB pages), from the stats route; it is shared by every object \
+         in the isolate. The JavaScript baseline has no wasm memory. Storage operations are \
+         counted by each implementation (duro: its storage layer; the baselines: their own \
+         code around each `get`/`put`).\n",
+        thousands(small),
+        thousands(large),
+        plan.memory_concurrency,
+        thousands(small)
+    );
+    let _ = writeln!(
+        w,
+        "| | {} | {} | {} |\n|---|--:|--:|--:|",
+        labels[0], labels[1], labels[2]
+    );
+    for (k, calls) in [small, large].iter().enumerate() {
+        row(
+            w,
+            format!("Wasm memory pages after {} adds", thousands(*calls)),
+            f.iter()
+                .map(|x| {
+                    x.memory
+                        .after_adds
+                        .get(k)
+                        .and_then(|(_, s)| s.wasm_memory_pages)
+                        .map_or_else(|| "—".to_owned(), |p| p.to_string())
+                })
+                .collect(),
+        );
+    }
+    row(
+        w,
+        "Wasm memory pages at the end of the run".to_owned(),
+        f.iter()
+            .map(|x| {
+                x.memory
+                    .pages_at_end
+                    .map_or_else(|| "—".to_owned(), |p| p.to_string())
+            })
+            .collect(),
+    );
+    row(
+        w,
+        "workerd resident memory at the end of the run (peak), MiB".to_owned(),
+        f.iter()
+            .map(|x| {
+                x.memory.rss_kib.map_or_else(
+                    || "n/a".to_owned(),
+                    |(now, peak)| {
+                        format!("{:.0} ({:.0})", now as f64 / 1024.0, peak as f64 / 1024.0)
+                    },
+                )
+            })
+            .collect(),
+    );
+    let st: Vec<Option<StorageFigures>> = f.iter().map(storage).collect();
+    let per = |n: u64, d: u64| {
+        if d == 0 {
+            "n/a".to_owned()
+        } else {
+            format!("{:.3}", n as f64 / d as f64)
+        }
+    };
+    row(
+        w,
+        "Storage reads over all adds (one object, one activation)".to_owned(),
+        st.iter()
+            .map(|s| {
+                s.as_ref().map_or_else(
+                    || "n/a".to_owned(),
+                    |s| format!("{} over {}", s.reads, thousands(s.adds)),
+                )
+            })
+            .collect(),
+    );
+    row(
+        w,
+        "Storage writes per add".to_owned(),
+        st.iter()
+            .map(|s| {
+                s.as_ref()
+                    .map_or_else(|| "n/a".to_owned(), |s| per(s.writes, s.adds))
+            })
+            .collect(),
+    );
+    row(
+        w,
+        "Storage lists and alarm operations over all adds".to_owned(),
+        st.iter()
+            .map(|s| {
+                s.as_ref()
+                    .and_then(|s| Some(format!("{} / {}", s.lists?, s.alarm_ops?)))
+                    .unwrap_or_else(|| "not counted".to_owned())
+            })
+            .collect(),
+    );
+    row(
+        w,
+        "Storage reads / writes per get".to_owned(),
+        st.iter()
+            .map(|s| {
+                s.as_ref().map_or_else(
+                    || "n/a".to_owned(),
+                    |s| {
+                        format!(
+                            "{} / {}",
+                            per(s.get_reads, s.get_calls),
+                            per(s.get_writes, s.get_calls)
+                        )
+                    },
+                )
+            })
+            .collect(),
+    );
+
+    let failures: Vec<String> = results
+        .impls
+        .iter()
+        .zip(f)
+        .flat_map(|(imp, fig)| {
+            fig.failures
+                .iter()
+                .map(move |l| format!("- {}: {l}", imp.label))
+        })
+        .collect();
+    let _ = writeln!(w, "\n## Failed requests\n");
+    if failures.is_empty() {
+        let _ = writeln!(w, "None: every request of the run got a 200.");
+    } else {
+        for line in failures {
+            let _ = writeln!(w, "{line}");
+        }
+    }
+
+    let _ = writeln!(w, "\n## What sits in the request path\n\n{REQUEST_PATH}");
+    let _ = writeln!(w, "\nDurable Object state: {}.", env.state);
+
+    let _ = writeln!(w, "\n## Machine and versions\n");
+    for (name, value) in [
+        ("CPU", format!("{} × {}", env.cores, env.cpu)),
+        ("Memory", env.memory.clone()),
+        ("Linux", env.kernel.clone()),
+        ("rustc", env.rustc.clone()),
+        ("workerd", env.workerd.clone()),
+        ("wrangler (not in the path)", env.wrangler.clone()),
+        ("Node.js", env.node.clone()),
+        ("worker-build", env.worker_build.clone()),
+        ("wasm-bindgen", env.wasm_bindgen.clone()),
+        ("wasm-opt", env.wasm_opt.clone()),
+    ] {
+        let _ = writeln!(w, "- {name}: {value}");
+    }
+
+    let _ = writeln!(w, "\n## Reproduce\n");
+    let _ = writeln!(
+        w,
+        "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
+         cargo xtask bench --quick  # about a minute after the builds: writes target/bench/\n```\n\n\
+         The command builds the two Rust workers in release (`--no-build` reuses \
+         `<app>/build/`), then measures, in order: cold starts, memory and storage, \
+         activations, throughput. Timings are never asserted in tests; the bars above are \
+         checked by reading this page."
+    );
+    out
+}
+
+fn samples_json(values: &[f64]) -> Value {
+    json!({ "median": finite(median(values)), "samples": values.iter().map(|v| finite(*v)).collect::<Vec<_>>() })
+}
+
+fn finite(value: f64) -> Value {
+    if value.is_finite() {
+        json!((value * 1000.0).round() / 1000.0)
+    } else {
+        Value::Null
+    }
+}
+
+fn stats_json(stats: &Stats) -> Value {
+    json!({
+        "calls": stats.calls,
+        "storage_reads": stats.storage_reads,
+        "storage_writes": stats.storage_writes,
+        "storage_lists": stats.storage_lists,
+        "alarm_ops": stats.alarm_ops,
+        "wasm_memory_pages": stats.wasm_memory_pages,
+    })
+}
+
+/// The JSON report.
+pub fn json(results: &Results) -> Value {
+    let plan = &results.plan;
+    let env = &results.environment;
+    let f = &results.figures;
+    let mut implementations = serde_json::Map::new();
+    for (imp, fig) in results.impls.iter().zip(f) {
+        let mut throughput = serde_json::Map::new();
+        for (s, scenario) in SCENARIOS.iter().enumerate() {
+            let (rps, p50, p99) = medians(fig, s);
+            throughput.insert(
+                scenario.key.to_owned(),
+                json!({
+                    "label": scenario.label(),
+                    "rps": finite(rps),
+                    "p50_ms": finite(p50),
+                    "p99_ms": finite(p99),
+                    "rounds": fig.throughput[s].iter().map(|x| json!({
+                        "rps": finite(x.rps),
+                        "p50_ms": finite(x.p50_ms),
+                        "p99_ms": finite(x.p99_ms),
+                        "ok": x.ok,
+                        "errors": x.errors,
+                    })).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        implementations.insert(
+            imp.key.to_owned(),
+            json!({
+                "label": imp.label,
+                "dir": imp.dir.strip_prefix(root()).unwrap_or(&imp.dir).display().to_string(),
+                "sizes": fig.sizes.iter().map(|s| json!({
+                    "file": s.file, "raw_bytes": s.raw, "gzip_bytes": s.gzip,
+                })).collect::<Vec<_>>(),
+                "cold_start_ms": samples_json(&fig.cold_start_ms),
+                "activation_ms": samples_json(&fig.activation_ms),
+                "throughput": throughput,
+                "memory": {
+                    "after_adds": fig.memory.after_adds.iter().map(|(n, s)| json!({
+                        "adds": n, "stats": stats_json(s),
+                    })).collect::<Vec<_>>(),
+                    "after_gets": fig.memory.after_gets.as_ref().map(|(n, s)| json!({
+                        "gets": n, "stats": stats_json(s),
+                    })),
+                    "wasm_memory_pages_at_end": fig.memory.pages_at_end,
+                    "rss_kib_at_end": fig.memory.rss_kib.map(|(now, _)| now),
+                    "peak_rss_kib": fig.memory.rss_kib.map(|(_, peak)| peak),
+                },
+                "failures": fig.failures,
+            }),
+        );
+    }
+    let mut ratios = serde_json::Map::new();
+    for (other, name) in [(1, "duro/rust"), (2, "duro/js")] {
+        let mut per = serde_json::Map::new();
+        for (s, scenario) in SCENARIOS.iter().enumerate() {
+            let r = rps_ratio(f, other, s);
+            per.insert(
+                scenario.key.to_owned(),
+                json!({ "rps_median": finite(r.median), "rps_min": finite(r.min), "rps_max": finite(r.max) }),
+            );
+        }
+        ratios.insert(name.to_owned(), Value::Object(per));
+    }
+    json!({
+        "date": env.date,
+        "command": env.command,
+        "duration_s": finite(results.duration.as_secs_f64()),
+        "plan": {
+            "rounds": plan.rounds,
+            "warmup_ms": plan.warmup.as_millis() as u64,
+            "measure_ms": plan.measure.as_millis() as u64,
+            "max_requests_per_window": plan.max_requests,
+            "cold_starts": plan.cold_starts,
+            "activations": plan.activations,
+            "memory_calls": plan.memory_calls,
+            "memory_concurrency": plan.memory_concurrency,
+        },
+        "machine": {
+            "cpu": env.cpu, "cores": env.cores, "memory": env.memory, "kernel": env.kernel,
+        },
+        "versions": {
+            "rustc": env.rustc, "node": env.node, "wrangler": env.wrangler,
+            "workerd": env.workerd, "worker_build": env.worker_build,
+            "wasm_bindgen": env.wasm_bindgen, "wasm_opt": env.wasm_opt,
+        },
+        "request_path": REQUEST_PATH,
+        "state": env.state,
+        "bars": bars(results).iter().map(|b| json!({
+            "bar": b.name, "measured": b.measured, "value": finite(b.value),
+            "limit": b.limit, "met": b.met,
+        })).collect::<Vec<_>>(),
+        "ratios": ratios,
+        "implementations": implementations,
+    })
+}
+
+/// A few lines for the terminal.
+pub fn summary(results: &Results) -> String {
+    let mut out = String::new();
+    for bar in bars(results) {
+        let _ = writeln!(
+            out,
+            "    {:<10} {:<58} {}",
+            met(&bar).trim_matches('*'),
+            bar.name,
+            bar.measured
+        );
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000), "1 000");
+        assert_eq!(thousands(100_000), "100 000");
+        assert_eq!(thousands(1_234_567), "1 234 567");
+    }
+}

@@ -1,0 +1,487 @@
+//! Runs a built worker directly in workerd, with a config generated from its
+//! `wrangler.toml`: no wrangler, no dev proxy, no middleware in the request path.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::load::{Call, Conn, Reply};
+use crate::workspace::{display, root};
+
+/// How long workerd may take to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The workerd binary that the npm package `workerd` installed for this platform.
+pub fn binary() -> Result<PathBuf, String> {
+    let scope = root().join("node_modules").join("@cloudflare");
+    let entries = std::fs::read_dir(&scope).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; run `cargo xtask setup` (workerd comes with wrangler)",
+            display(&scope)
+        )
+    })?;
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("workerd-"))
+        .map(|e| e.path().join("bin").join("workerd"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.into_iter().next().ok_or_else(|| {
+        format!(
+            "no workerd binary under {}/workerd-*/bin; run `cargo xtask setup`",
+            display(&scope)
+        )
+    })
+}
+
+/// What the benchmark needs from a `wrangler.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WranglerConfig {
+    pub main: String,
+    pub compatibility_date: String,
+    pub compatibility_flags: Vec<String>,
+    /// Durable Object bindings: (binding name, class name).
+    pub durable_objects: Vec<(String, String)>,
+    /// Classes declared with `new_sqlite_classes`.
+    pub sqlite_classes: Vec<String>,
+    /// Plain-text variables from `[vars]`.
+    pub vars: Vec<(String, String)>,
+}
+
+impl WranglerConfig {
+    /// Reads the subset of TOML that the workers' configs use: `key = "string"` and
+    /// `key = ["a", "b"]` on one line, under the top level, `[vars]`,
+    /// `[[durable_objects.bindings]]` and `[[migrations]]`. Other tables are ignored.
+    pub fn parse(text: &str) -> Result<WranglerConfig, String> {
+        let mut config = WranglerConfig::default();
+        let mut table = String::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = strip_comment(line).trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with('[') {
+                table = line
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .trim()
+                    .to_owned();
+                if table == "durable_objects.bindings" {
+                    config.durable_objects.push((String::new(), String::new()));
+                }
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(format!("line {}: expected `key = value`", number + 1));
+            };
+            let key = key.trim().trim_matches('"');
+            let value = value.trim();
+            match (table.as_str(), key) {
+                ("", "main") => config.main = string(value)?,
+                ("", "compatibility_date") => config.compatibility_date = string(value)?,
+                ("", "compatibility_flags") => config.compatibility_flags = strings(value)?,
+                ("vars", _) => config.vars.push((key.to_owned(), string(value)?)),
+                ("durable_objects.bindings", "name") => {
+                    if let Some(last) = config.durable_objects.last_mut() {
+                        last.0 = string(value)?;
+                    }
+                }
+                ("durable_objects.bindings", "class_name") => {
+                    if let Some(last) = config.durable_objects.last_mut() {
+                        last.1 = string(value)?;
+                    }
+                }
+                ("durable_objects.bindings", "script_name") => {
+                    return Err("bindings to another script's classes are not supported".into())
+                }
+                ("migrations", "new_sqlite_classes") => {
+                    config.sqlite_classes.extend(strings(value)?)
+                }
+                _ => {}
+            }
+        }
+        if config.main.is_empty() || config.compatibility_date.is_empty() {
+            return Err("`main` and `compatibility_date` are required".into());
+        }
+        if config
+            .durable_objects
+            .iter()
+            .any(|(name, class)| name.is_empty() || class.is_empty())
+        {
+            return Err("every [[durable_objects.bindings]] needs `name` and `class_name`".into());
+        }
+        Ok(config)
+    }
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_string = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_string = !in_string,
+            '#' if !in_string => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn string(value: &str) -> Result<String, String> {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("expected a \"string\", got `{value}`"))
+}
+
+fn strings(value: &str) -> Result<Vec<String>, String> {
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .ok_or_else(|| format!("expected [\"a\", \"b\"], got `{value}`"))?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(string)
+        .collect()
+}
+
+/// A module of the worker: its name in workerd and the file it comes from.
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub name: String,
+    pub source: PathBuf,
+}
+
+impl Module {
+    fn kind(&self) -> &'static str {
+        if self.name.ends_with(".wasm") {
+            "wasm"
+        } else {
+            "esModule"
+        }
+    }
+}
+
+/// A worker prepared to run: its config and modules copied into `dir`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+/// Writes `dir/config.capnp` and copies the modules beside it (workerd embeds files by
+/// paths relative to the config). `vars` are added to the worker's own `[vars]`.
+pub fn prepare(
+    dir: &Path,
+    key: &str,
+    wrangler: &WranglerConfig,
+    modules: &[Module],
+    vars: &[(&str, &str)],
+) -> Result<Prepared, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for module in modules {
+        let to = dir.join(&module.name);
+        std::fs::copy(&module.source, &to).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                display(&module.source),
+                display(&to)
+            )
+        })?;
+    }
+    let config = dir.join("config.capnp");
+    std::fs::write(&config, capnp_config(key, wrangler, modules, vars))
+        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    Ok(Prepared {
+        dir: dir.to_path_buf(),
+        config,
+    })
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The workerd config: one worker service behind one HTTP socket (its address is given on
+/// the command line), Durable Objects stored on local disk in the directory service
+/// `state` (also given on the command line).
+pub fn capnp_config(
+    key: &str,
+    wrangler: &WranglerConfig,
+    modules: &[Module],
+    vars: &[(&str, &str)],
+) -> String {
+    let mut out = String::from(
+        "# Generated by `cargo xtask bench`.\n\
+         using Workerd = import \"/workerd/workerd.capnp\";\n\n\
+         const config :Workerd.Config = (\n  services = [\n    (name = \"main\", worker = .worker),\n    \
+         (name = \"state\", disk = (path = \"state\", writable = true)),\n  ],\n  \
+         sockets = [(name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"main\")],\n);\n\n\
+         const worker :Workerd.Worker = (\n  modules = [\n",
+    );
+    for module in modules {
+        let name = quoted(&module.name);
+        let _ = writeln!(
+            out,
+            "    (name = {name}, {} = embed {name}),",
+            module.kind()
+        );
+    }
+    let _ = writeln!(out, "  ],");
+    let _ = writeln!(
+        out,
+        "  compatibilityDate = {},",
+        quoted(&wrangler.compatibility_date)
+    );
+    if !wrangler.compatibility_flags.is_empty() {
+        let flags: Vec<String> = wrangler
+            .compatibility_flags
+            .iter()
+            .map(|f| quoted(f))
+            .collect();
+        let _ = writeln!(out, "  compatibilityFlags = [{}],", flags.join(", "));
+    }
+    let mut classes: Vec<&str> = wrangler
+        .durable_objects
+        .iter()
+        .map(|(_, class)| class.as_str())
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let _ = writeln!(out, "  durableObjectNamespaces = [");
+    for class in &classes {
+        let sql = wrangler.sqlite_classes.iter().any(|c| c == class);
+        let _ = writeln!(
+            out,
+            "    (className = {}, uniqueKey = {}, enableSql = {sql}),",
+            quoted(class),
+            quoted(&format!("bench-{key}-{class}"))
+        );
+    }
+    let _ = writeln!(out, "  ],");
+    let _ = writeln!(out, "  durableObjectStorage = (localDisk = \"state\"),");
+    let _ = writeln!(out, "  bindings = [");
+    for (name, class) in &wrangler.durable_objects {
+        let _ = writeln!(
+            out,
+            "    (name = {}, durableObjectNamespace = {}),",
+            quoted(name),
+            quoted(class)
+        );
+    }
+    let extra = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let mut all_vars: Vec<(String, String)> = wrangler.vars.clone();
+    for (k, v) in extra {
+        all_vars.retain(|(existing, _)| *existing != k);
+        all_vars.push((k, v));
+    }
+    for (name, value) in &all_vars {
+        let _ = writeln!(
+            out,
+            "    (name = {}, text = {}),",
+            quoted(name),
+            quoted(value)
+        );
+    }
+    let _ = writeln!(out, "  ],\n);");
+    out
+}
+
+/// A running workerd. Dropping it kills the process.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    /// From spawning the process to its first successful response.
+    pub started_in: Duration,
+}
+
+impl Server {
+    /// Starts workerd on a free port with `state` as the Durable Object storage, and waits
+    /// until `probe` answers 200.
+    pub fn start(
+        workerd: &Path,
+        prepared: &Prepared,
+        state: &Path,
+        log: &Path,
+        probe: &Call,
+    ) -> Result<Server, String> {
+        std::fs::create_dir_all(state)
+            .map_err(|e| format!("cannot create {}: {e}", state.display()))?;
+        let port = free_port()?;
+        let log_file =
+            File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let log_err = log_file
+            .try_clone()
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        let mut command = Command::new(workerd);
+        command
+            .current_dir(&prepared.dir)
+            .arg("serve")
+            .arg(&prepared.config)
+            .arg(format!("--socket-addr=http=127.0.0.1:{port}"))
+            .arg(format!("--directory-path=state={}", state.display()))
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err);
+        let spawned = Instant::now();
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", workerd.display()))?;
+        let mut server = Server {
+            child,
+            port,
+            log: log.to_path_buf(),
+            started_in: Duration::ZERO,
+        };
+        server.started_in = server.wait_ready(spawned, probe)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, spawned: Instant, probe: &Call) -> Result<Duration, String> {
+        let mut conn = Conn::new(self.port);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "workerd exited before it answered ({status}); its output ({}):\n{}",
+                    display(&self.log),
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                ));
+            }
+            let last = match conn.send(probe) {
+                Ok(Reply { status: 200, .. }) => return Ok(spawned.elapsed()),
+                Ok(reply) => format!("{} {}", reply.status, reply.text()),
+                Err(e) => e.to_string(),
+            };
+            if spawned.elapsed() > READY_TIMEOUT {
+                return Err(format!(
+                    "workerd did not answer {} {} within {}s (last: {last}); its output ({}):\n{}",
+                    probe.method,
+                    probe.path,
+                    READY_TIMEOUT.as_secs(),
+                    display(&self.log),
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The process id, for /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size and its peak, in KiB, from /proc/<pid>/status.
+    pub fn rss_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let field = |name: &str| {
+            status.lines().find_map(|line| {
+                line.strip_prefix(name)?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    /// Stops workerd (SIGKILL: the state is scratch) and waits for it.
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COUNTER: &str = r#"# A comment
+name = "duro-counter"
+main = "build/index.js"
+compatibility_date = "2025-09-01" # trailing
+
+[build]
+command = "worker-build --release"
+
+[[durable_objects.bindings]]
+name = "COUNTER"
+class_name = "Counter"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Counter"]
+
+[vars]
+DURO_LOG = "warn"
+"#;
+
+    #[test]
+    fn reads_the_wrangler_subset() {
+        let config = WranglerConfig::parse(COUNTER).unwrap();
+        assert_eq!(
+            config,
+            WranglerConfig {
+                main: "build/index.js".into(),
+                compatibility_date: "2025-09-01".into(),
+                compatibility_flags: vec![],
+                durable_objects: vec![("COUNTER".into(), "Counter".into())],
+                sqlite_classes: vec!["Counter".into()],
+                vars: vec![("DURO_LOG".into(), "warn".into())],
+            }
+        );
+        assert!(WranglerConfig::parse("name = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn generates_a_workerd_config() {
+        let config = WranglerConfig::parse(COUNTER).unwrap();
+        let modules = [
+            Module {
+                name: "index.js".into(),
+                source: PathBuf::from("/x/index.js"),
+            },
+            Module {
+                name: "index_bg.wasm".into(),
+                source: PathBuf::from("/x/index_bg.wasm"),
+            },
+        ];
+        let text = capnp_config("duro", &config, &modules, &[("DURO_TEST_ROUTES", "1")]);
+        for expected in [
+            "(name = \"index.js\", esModule = embed \"index.js\"),",
+            "(name = \"index_bg.wasm\", wasm = embed \"index_bg.wasm\"),",
+            "compatibilityDate = \"2025-09-01\",",
+            "(className = \"Counter\", uniqueKey = \"bench-duro-Counter\", enableSql = true),",
+            "(name = \"COUNTER\", durableObjectNamespace = \"Counter\"),",
+            "(name = \"DURO_LOG\", text = \"warn\"),",
+            "(name = \"DURO_TEST_ROUTES\", text = \"1\"),",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+}
