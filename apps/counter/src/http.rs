@@ -25,6 +25,15 @@ struct ResetInBody {
 /// Longest delay `reset-in` accepts: one year.
 const MAX_RESET_DELAY_SECS: u64 = 366 * 24 * 3600;
 
+/// Parses a JSON object body into `T` (serde would also take an array for a struct).
+fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)?;
+    if !value.is_object() {
+        return Err(serde::de::Error::custom("the body must be a JSON object"));
+    }
+    serde_json::from_value(value)
+}
+
 fn json_response(status: u16, body: serde_json::Value) -> Result<Response> {
     Ok(Response::from_json(&body)?.with_status(status))
 }
@@ -108,7 +117,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
-            let AddBody { by } = match serde_json::from_slice(&bytes) {
+            let AddBody { by } = match parse_object(&bytes) {
                 Ok(b) => b,
                 Err(e) => {
                     return error(
@@ -140,7 +149,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
-            let seconds = match serde_json::from_slice::<ResetInBody>(&bytes) {
+            let seconds = match parse_object::<ResetInBody>(&bytes) {
                 Ok(b) if b.seconds <= MAX_RESET_DELAY_SECS => b.seconds,
                 Ok(_) => {
                     return error(

@@ -16,3 +16,4 @@ mod http;
 mod protocol;
 mod restart;
 mod routes;
+mod timers;
