@@ -22,7 +22,7 @@ use workerd::{Module, Prepared, Server, WranglerConfig};
 
 use crate::build::{self, Profile};
 use crate::setup;
-use crate::workspace::{display, note, root, since, step};
+use crate::workspace::{self, display, note, root, since, step};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
 
@@ -206,6 +206,9 @@ pub struct FileSize {
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub rps: f64,
+    /// workerd CPU time (all threads) per successful request over the whole window, in
+    /// microseconds; NaN where /proc is not available.
+    pub cpu_us: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub ok: u64,
@@ -277,6 +280,24 @@ pub struct Results {
 
 /// `cargo xtask bench`.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        // The load generator shares the machine with workerd: run an optimised build of
+        // this command so that it takes as little CPU as it can.
+        step("building xtask in release for the load generator");
+        let mut command = workspace::cargo();
+        command
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--",
+                "bench",
+            ])
+            .args(args);
+        return workspace::run(&mut command);
+    }
     let mut quick = false;
     let mut build_first = true;
     let mut out = None;
@@ -691,10 +712,21 @@ fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: 
         };
         for round in 0..plan.rounds {
             for i in rotation(impls.len(), round) {
+                let cpu_before = servers[i].cpu_ns();
                 let outcome = load::run(servers[i].port, window, |c, n| scenario.call(c, n));
+                let cpu = servers[i]
+                    .cpu_ns()
+                    .zip(cpu_before)
+                    .map(|(b, a)| b.saturating_sub(a));
                 record_failures(&mut figures[i], &impls[i], scenario.key, &outcome);
                 figures[i].throughput[s].push(Sample {
                     rps: outcome.rps(),
+                    cpu_us: match cpu {
+                        Some(ns) if outcome.total_ok > 0 => {
+                            ns as f64 / 1000.0 / outcome.total_ok as f64
+                        }
+                        _ => f64::NAN,
+                    },
                     p50_ms: outcome.quantile_ms(0.50),
                     p99_ms: outcome.quantile_ms(0.99),
                     ok: outcome.ok,
@@ -707,7 +739,8 @@ fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: 
             .zip(figures.iter())
             .map(|(imp, fig)| {
                 let rps: Vec<f64> = fig.throughput[s].iter().map(|x| x.rps).collect();
-                format!("{} {:.0}/s", imp.label, median(&rps))
+                let cpu: Vec<f64> = fig.throughput[s].iter().map(|x| x.cpu_us).collect();
+                format!("{} {:.0}/s {:.0} µs", imp.label, median(&rps), median(&cpu))
             })
             .collect();
         note(format!("{:<22} {}", scenario.label(), cells.join(", ")));

@@ -280,6 +280,8 @@ pub struct Window {
 pub struct Outcome {
     /// Successful (200) requests completed in the measured part.
     pub ok: u64,
+    /// Successful requests in the whole window, warm-up included.
+    pub total_ok: u64,
     /// Failed requests (any status but 200, or an I/O error) in the whole window.
     pub errors: u64,
     /// The first failure, for the report.
@@ -338,7 +340,7 @@ where
                 let mut conn = Conn::new(port);
                 let _ = conn.connect();
                 let mut latencies = Vec::new();
-                let (mut ok, mut errors, mut first_error) = (0u64, 0u64, None);
+                let (mut ok, mut total_ok, mut errors, mut first_error) = (0u64, 0u64, 0u64, None);
                 barrier.wait();
                 let t0 = *start.get_or_init(Instant::now);
                 let measure_from = t0 + window.warmup;
@@ -355,6 +357,7 @@ where
                     let done = Instant::now();
                     match result {
                         Ok(reply) if reply.status == 200 => {
+                            total_ok += 1;
                             if sent >= measure_from && done <= end {
                                 let n = recorded.fetch_add(1, Ordering::Relaxed);
                                 if n < window.max_requests {
@@ -390,6 +393,7 @@ where
                 }
                 let mut merged = merged.lock().unwrap_or_else(|e| e.into_inner());
                 merged.ok += ok;
+                merged.total_ok += total_ok;
                 merged.errors += errors;
                 if merged.first_error.is_none() {
                     merged.first_error = first_error;

@@ -129,10 +129,24 @@ pub struct Ratio {
 
 /// duro's requests/s divided by baseline `other`'s, round by round.
 pub fn rps_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
+    ratio(figures, other, scenario, |s| s.rps)
+}
+
+/// duro's workerd CPU time per request divided by baseline `other`'s, round by round.
+pub fn cpu_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
+    ratio(figures, other, scenario, |s| s.cpu_us)
+}
+
+fn ratio(
+    figures: &[Figures],
+    other: usize,
+    scenario: usize,
+    figure: fn(&super::Sample) -> f64,
+) -> Ratio {
     let ratios: Vec<f64> = figures[0].throughput[scenario]
         .iter()
         .zip(&figures[other].throughput[scenario])
-        .map(|(d, o)| d.rps / o.rps)
+        .map(|(d, o)| figure(d) / figure(o))
         .filter(|r| r.is_finite())
         .collect();
     Ratio {
@@ -142,10 +156,16 @@ pub fn rps_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
     }
 }
 
-fn medians(figures: &Figures, scenario: usize) -> (f64, f64, f64) {
+/// Medians over the rounds: requests/s, p50 ms, p99 ms, CPU µs per request.
+fn medians(figures: &Figures, scenario: usize) -> (f64, f64, f64, f64) {
     let samples = &figures.throughput[scenario];
     let pick = |f: fn(&super::Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
-    (pick(|s| s.rps), pick(|s| s.p50_ms), pick(|s| s.p99_ms))
+    (
+        pick(|s| s.rps),
+        pick(|s| s.p50_ms),
+        pick(|s| s.p99_ms),
+        pick(|s| s.cpu_us),
+    )
 }
 
 /// A bar from docs/design.md and whether the run met it.
@@ -358,7 +378,7 @@ pub fn markdown(results: &Results) -> String {
     );
     let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|");
     for (s, scenario) in SCENARIOS.iter().enumerate() {
-        let m: Vec<(f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
+        let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
         let r1 = rps_ratio(f, 1, s);
         let r2 = rps_ratio(f, 2, s);
         let _ = writeln!(
@@ -376,6 +396,34 @@ pub fn markdown(results: &Results) -> String {
             num(m[0].2, 2),
             num(m[1].2, 2),
             num(m[2].2, 2),
+        );
+    }
+
+    let _ = writeln!(w, "\n### CPU per request\n");
+    let _ = writeln!(
+        w,
+        "workerd's CPU time (all its threads, from `/proc/<pid>/task/*/schedstat`) over a \
+         whole window divided by the requests it answered, in microseconds: what one request \
+         costs the runtime, and much less sensitive than requests/s to other load on the \
+         machine. Lower is better; the ratios are per round, then the median.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| Scenario | CPU µs {0} | CPU µs {1} | CPU µs {2} | {0} / {1} | {0} / {2} |",
+        labels[0], labels[1], labels[2]
+    );
+    let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|");
+    for (s, scenario) in SCENARIOS.iter().enumerate() {
+        let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} |",
+            scenario.label(),
+            num(m[0].3, 0),
+            num(m[1].3, 0),
+            num(m[2].3, 0),
+            num(cpu_ratio(f, 1, s).median, 2),
+            num(cpu_ratio(f, 2, s).median, 2),
         );
     }
 
@@ -648,7 +696,7 @@ pub fn json(results: &Results) -> Value {
     for (imp, fig) in results.impls.iter().zip(f) {
         let mut throughput = serde_json::Map::new();
         for (s, scenario) in SCENARIOS.iter().enumerate() {
-            let (rps, p50, p99) = medians(fig, s);
+            let (rps, p50, p99, cpu) = medians(fig, s);
             throughput.insert(
                 scenario.key.to_owned(),
                 json!({
@@ -656,8 +704,10 @@ pub fn json(results: &Results) -> Value {
                     "rps": finite(rps),
                     "p50_ms": finite(p50),
                     "p99_ms": finite(p99),
+                    "cpu_us_per_request": finite(cpu),
                     "rounds": fig.throughput[s].iter().map(|x| json!({
                         "rps": finite(x.rps),
+                        "cpu_us_per_request": finite(x.cpu_us),
                         "p50_ms": finite(x.p50_ms),
                         "p99_ms": finite(x.p99_ms),
                         "ok": x.ok,
@@ -697,9 +747,13 @@ pub fn json(results: &Results) -> Value {
         let mut per = serde_json::Map::new();
         for (s, scenario) in SCENARIOS.iter().enumerate() {
             let r = rps_ratio(f, other, s);
+            let c = cpu_ratio(f, other, s);
             per.insert(
                 scenario.key.to_owned(),
-                json!({ "rps_median": finite(r.median), "rps_min": finite(r.min), "rps_max": finite(r.max) }),
+                json!({
+                    "rps_median": finite(r.median), "rps_min": finite(r.min), "rps_max": finite(r.max),
+                    "cpu_median": finite(c.median), "cpu_min": finite(c.min), "cpu_max": finite(c.max),
+                }),
             );
         }
         ratios.insert(name.to_owned(), Value::Object(per));

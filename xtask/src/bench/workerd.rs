@@ -377,6 +377,22 @@ impl Server {
         self.child.id()
     }
 
+    /// CPU time used by all of workerd's threads so far, in nanoseconds, from
+    /// /proc/<pid>/task/*/schedstat.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
+        let mut total = 0u64;
+        for task in tasks.flatten() {
+            let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            total += text
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        Some(total)
+    }
+
     /// Resident set size and its peak, in KiB, from /proc/<pid>/status.
     pub fn rss_kib(&self) -> Option<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
