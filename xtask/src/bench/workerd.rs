@@ -378,7 +378,7 @@ impl Server {
     }
 
     /// CPU time used by all of workerd's threads so far, in nanoseconds, from
-    /// /proc/<pid>/task/*/schedstat.
+    /// `/proc/<pid>/task/*/schedstat`.
     pub fn cpu_ns(&self) -> Option<u64> {
         let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
         let mut total = 0u64;
@@ -393,7 +393,7 @@ impl Server {
         Some(total)
     }
 
-    /// Resident set size and its peak, in KiB, from /proc/<pid>/status.
+    /// Resident set size and its peak, in KiB, from `/proc/<pid>/status`.
     pub fn rss_kib(&self) -> Option<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let field = |name: &str| {
