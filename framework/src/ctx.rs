@@ -25,6 +25,8 @@ pub trait Platform {
     fn id(&self) -> String;
     /// A random number (for timer ids).
     fn random_u64(&self) -> u64;
+    /// The KV namespace bound as `binding` (for the index publisher).
+    fn kv(&self, binding: &str) -> Result<Rc<dyn crate::index::Kv>>;
     /// The worker's env.
     #[cfg(target_arch = "wasm32")]
     fn env(&self) -> &worker::Env;

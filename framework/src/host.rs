@@ -14,6 +14,14 @@
 //! A mutating call that returns `Err`, panics (where the platform lets us observe it) or
 //! whose save fails leaves both the stored and the in-memory state as they were: the
 //! in-memory state is restored from the last saved bytes.
+//!
+//! # Index
+//!
+//! For objects with an `#[index]` projection, a turn that changes the state schedules a
+//! publish on the timer table; the host runs that timer itself (see `publish.rs` and
+//! [`crate::index`]).
+
+mod publish;
 
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
@@ -26,6 +34,7 @@ use tracing::Instrument;
 
 use crate::ctx::{Ctx, Platform};
 use crate::error::{Error, ErrorCode, Result};
+use crate::index::{self, Book};
 use crate::object::{Kind, Object};
 use crate::persist;
 use crate::storage::{Storage, StorageStats};
@@ -49,6 +58,8 @@ pub struct HostStats {
     pub calls: u64,
     /// Alarm invocations handled.
     pub alarms: u64,
+    /// Index entries written to KV (puts and deletes).
+    pub index_writes: u64,
     /// Storage operations.
     pub storage: StorageStats,
 }
@@ -95,6 +106,12 @@ struct Loaded<T> {
     timers: Option<Table>,
     /// The platform alarm as last set by this host (`None`: unknown).
     alarm: Option<Option<u64>>,
+    /// Whether the state is in storage (false for a new or deleted object).
+    stored: bool,
+    /// The index bookkeeping, for objects with an `#[index]` projection.
+    book: Option<Book>,
+    /// A sequence number this activation reserved in storage and has not used yet.
+    fresh_seq: Option<u64>,
 }
 
 /// One live object of type `T`.
@@ -107,6 +124,7 @@ pub struct Host<T: Object> {
     activations: Cell<u64>,
     calls: Cell<u64>,
     alarms: Cell<u64>,
+    index_writes: Cell<u64>,
 }
 
 impl<T: Object> Host<T> {
@@ -121,6 +139,7 @@ impl<T: Object> Host<T> {
             activations: Cell::new(0),
             calls: Cell::new(0),
             alarms: Cell::new(0),
+            index_writes: Cell::new(0),
         }
     }
 
@@ -135,6 +154,7 @@ impl<T: Object> Host<T> {
             activations: self.activations.get(),
             calls: self.calls.get(),
             alarms: self.alarms.get(),
+            index_writes: self.index_writes.get(),
             storage: self.storage.stats(),
         }
     }
@@ -204,6 +224,9 @@ impl<T: Object> Host<T> {
         object: Rc<str>,
         args: &[u8],
     ) -> core::result::Result<Vec<u8>, Failure> {
+        if method == index::REPUBLISH_METHOD {
+            return self.republish().await;
+        }
         let kind = T::__kind(method).ok_or_else(|| {
             Error::new(
                 ErrorCode::UnknownMethod,
@@ -261,7 +284,13 @@ impl<T: Object> Host<T> {
 
     async fn load(&self) -> Result<Loaded<T>> {
         self.activations.set(self.activations.get() + 1);
-        let stored = persist::load(&*self.storage).await?;
+        // The index bookkeeping comes in the same storage read as the state.
+        let extra: Vec<String> = T::__INDEX
+            .iter()
+            .map(|spec| index::book_key(spec.index))
+            .collect();
+        let (stored, extra) = persist::load_with(&*self.storage, &extra).await?;
+        let book = T::__INDEX.map(|_| self.decode_book(extra.into_iter().next().flatten()));
         let Some(stored) = stored else {
             let value = T::default();
             let saved = wire::encode(&value)?;
@@ -272,6 +301,9 @@ impl<T: Object> Host<T> {
                 newer_schema: None,
                 timers: None,
                 alarm: None,
+                stored: false,
+                book,
+                fresh_seq: None,
             });
         };
         let value: T = wire::decode(&stored.body).map_err(|e| {
@@ -291,6 +323,9 @@ impl<T: Object> Host<T> {
             newer_schema: (stored.schema > T::SCHEMA).then_some(stored.schema),
             timers: None,
             alarm: None,
+            stored: true,
+            book,
+            fresh_seq: None,
         })
     }
 
@@ -312,6 +347,8 @@ impl<T: Object> Host<T> {
             loaded.chunks = 0;
             loaded.timers = Some(Table::default());
             loaded.alarm = Some(None);
+            loaded.stored = false;
+            self.keep_book_after_delete(loaded, sync).await;
             return Ok(());
         }
         let body = wire::encode(&loaded.value)?;
@@ -332,6 +369,12 @@ impl<T: Object> Host<T> {
         if !ops.is_empty() {
             self.table(loaded).await?.apply(ops, &mut batch)?;
         }
+        // Schedules a publish in the same atomic write when the projection changed.
+        let book = if changed {
+            self.plan_publish(loaded, &mut batch, false).await?
+        } else {
+            None
+        };
         if batch.is_empty() {
             return Ok(());
         }
@@ -350,6 +393,11 @@ impl<T: Object> Host<T> {
         if changed {
             loaded.saved = body;
             loaded.chunks = chunks;
+            loaded.stored = true;
+        }
+        if let Some(book) = book {
+            loaded.fresh_seq = Some(book.seq);
+            loaded.book = Some(book);
         }
         if sync {
             self.sync_alarm(loaded).await;
@@ -404,6 +452,14 @@ impl<T: Object> Host<T> {
             };
             if self.name.borrow().is_none() {
                 *self.name.borrow_mut() = entry.object.as_deref().map(Rc::from);
+            }
+            if entry.is_internal() {
+                // The publisher releases the turn while KV is written.
+                match self.run_publish(slot, entry, now).await? {
+                    true => report.succeeded += 1,
+                    false => report.failed += 1,
+                }
+                continue;
             }
             let outcome = self.run_timer(loaded, entry, now).await;
             match outcome {

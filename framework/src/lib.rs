@@ -2,8 +2,9 @@
 //!
 //! Rust structs as Cloudflare Durable Objects. Write a plain struct and an `impl` block;
 //! duro persists the struct as the object's state, turns the methods marked `#[rpc]` into
-//! typed remote calls with a generated client, and runs the same object natively under
-//! `cargo test`.
+//! typed remote calls with a generated client, publishes an optional `#[index]` projection
+//! to Workers KV so that workers can list objects without waking them (see
+//! [`mod@index`]), and runs the same object natively under `cargo test`.
 //!
 //! ```
 //! use duro::prelude::*;
@@ -62,6 +63,7 @@ mod client;
 mod ctx;
 mod error;
 mod host;
+pub mod index;
 mod object;
 pub mod persist;
 pub mod storage;
@@ -76,7 +78,7 @@ mod wasm;
 
 pub use client::{Client, Connect, Transport};
 pub use ctx::Ctx;
-pub use duro_macros::{methods, object, rpc, timer};
+pub use duro_macros::{index, methods, object, rpc, timer};
 pub use error::{CallError, Error, ErrorCode, Result};
 pub use host::{AlarmReport, Host, HostStats};
 pub use object::{Object, Stub};
@@ -91,7 +93,7 @@ pub use worker;
 
 /// Everything an object definition needs.
 pub mod prelude {
-    pub use crate::{rpc, timer, CallError, Ctx, Object, Stub};
+    pub use crate::{index, rpc, timer, CallError, Ctx, Object, Stub};
     pub use serde::{Deserialize, Serialize};
 }
 
@@ -100,6 +102,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::client::{NoUserError, Target};
     pub use crate::host::{spawn_host, Endpoint, HostParts};
+    pub use crate::index::IndexSpec;
     pub use crate::object::Kind;
     pub use crate::timers::Timer;
     pub use crate::wire::{decode_args, encode, Failure};
@@ -162,10 +165,24 @@ pub mod __private {
     }
     impl<T: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display> UserError for T {}
 
+    /// What an `#[index]` projection must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an #[index] projection",
+        label = "projections are published as JSON: this type must implement `Serialize`"
+    )]
+    pub trait Projection: serde::Serialize {}
+    impl<T: serde::Serialize> Projection for T {}
+
     pub const fn assert_state<T: State>() {}
+    pub const fn assert_projection<T: Projection>() {}
     pub const fn assert_arg<T: Arg>() {}
     pub const fn assert_ret<T: Ret>() {}
     pub const fn assert_user_error<T: UserError>() {}
+
+    /// Encodes an `#[index]` projection as JSON.
+    pub fn encode_projection<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+        Ok(duro_index::record::encode_projection(value)?)
+    }
 
     /// Encodes a plain return value.
     pub fn reply_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Failure> {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::client::{Client, Connect, Target};
 use crate::ctx::Ctx;
 use crate::error::Result;
+use crate::index::IndexSpec;
 use crate::wire::Failure;
 
 /// Whether a method reads (`&self`) or mutates (`&mut self`) the state.
@@ -64,6 +65,20 @@ pub trait Object: Serialize + DeserializeOwned + Default + 'static {
         source
             .connect(Target::of::<Self>(), name)
             .map(Self::Stub::from_client)
+    }
+
+    /// The type of the `#[index]` projection (`()` for objects without one).
+    #[doc(hidden)]
+    type __Projection;
+
+    /// Where the `#[index]` projection is published, if the object declares one.
+    #[doc(hidden)]
+    const __INDEX: Option<IndexSpec> = None;
+
+    /// The `#[index]` projection of the current state, as JSON.
+    #[doc(hidden)]
+    fn __projection(&self) -> Option<Result<Vec<u8>>> {
+        None
     }
 
     #[doc(hidden)]

@@ -90,10 +90,25 @@ pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Stored> {
 }
 
 /// Reads the state: one storage read, plus one per 128 chunks for large states.
+#[cfg(test)]
 pub(crate) async fn load(storage: &dyn Storage) -> Result<Option<Stored>> {
-    let keys = [STATE_KEY.to_owned()];
-    let Some(Some(bytes)) = storage.get(&keys).await?.into_iter().next() else {
-        return Ok(None);
+    Ok(load_with(storage, &[]).await?.0)
+}
+
+/// Reads the state and the `extra` keys in the same storage read; the extra values come
+/// back in order.
+pub(crate) async fn load_with(
+    storage: &dyn Storage,
+    extra: &[String],
+) -> Result<(Option<Stored>, Vec<Option<Vec<u8>>>)> {
+    let mut keys = Vec::with_capacity(1 + extra.len());
+    keys.push(STATE_KEY.to_owned());
+    keys.extend_from_slice(extra);
+    let mut values = storage.get(&keys).await?.into_iter();
+    let state = values.next().flatten();
+    let extra: Vec<Option<Vec<u8>>> = values.collect();
+    let Some(bytes) = state else {
+        return Ok((None, extra));
     };
     let mut stored = decode_envelope(&bytes)?;
     if stored.chunks > 0 {
@@ -109,7 +124,7 @@ pub(crate) async fn load(storage: &dyn Storage) -> Result<Option<Stored>> {
         }
         stored.body = body;
     }
-    Ok(Some(stored))
+    Ok((Some(stored), extra))
 }
 
 /// The puts and deletes that store `body`, replacing a state that had `old_chunks` chunks.

@@ -47,6 +47,7 @@ use crate::client::{check_name, Client, Connect, Target, Transport};
 use crate::ctx::Platform;
 use crate::error::{Error, ErrorCode, Result};
 use crate::host::{Endpoint, HostParts, HostStats};
+use crate::index::{Kv, KvSource, MemoryKv};
 use crate::object::Object;
 use crate::storage::{MemoryStorage, Storage};
 use crate::timers::TimerInfo;
@@ -70,6 +71,7 @@ struct World {
     random: Cell<u64>,
     body_limit: Cell<usize>,
     objects: RefCell<HashMap<Key, Slot>>,
+    kvs: RefCell<HashMap<String, Rc<MemoryKv>>>,
     background: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
     me: Weak<World>,
 }
@@ -102,6 +104,7 @@ impl TestEnv {
             random: Cell::new(0x5eed),
             body_limit: Cell::new(wire::DEFAULT_BODY_LIMIT),
             objects: RefCell::new(HashMap::new()),
+            kvs: RefCell::new(HashMap::new()),
             background: RefCell::new(Vec::new()),
             me: me.clone(),
         });
@@ -129,6 +132,7 @@ impl TestEnv {
                 slot.past.activations += s.activations;
                 slot.past.calls += s.calls;
                 slot.past.alarms += s.alarms;
+                slot.past.index_writes += s.index_writes;
             }
         }
     }
@@ -151,8 +155,19 @@ impl TestEnv {
             activations: slot.past.activations + live.activations,
             calls: slot.past.calls + live.calls,
             alarms: slot.past.alarms + live.alarms,
+            index_writes: slot.past.index_writes + live.index_writes,
             storage: slot.storage.stats(),
         }
+    }
+
+    /// The in-memory KV namespace bound as `binding` (created empty on first use), on the
+    /// manual clock: to read what objects published, inject failures, or simulate
+    /// propagation delay with [`MemoryKv::set_delay`].
+    ///
+    /// Index entries are published by a timer: advance the clock or call
+    /// [`run_due_timers`](Self::run_due_timers) before expecting them.
+    pub fn kv(&self, binding: &str) -> Rc<MemoryKv> {
+        self.world.kv(binding)
     }
 
     /// The manual clock.
@@ -256,6 +271,19 @@ impl TestEnv {
 }
 
 impl World {
+    fn kv(&self, binding: &str) -> Rc<MemoryKv> {
+        self.kvs
+            .borrow_mut()
+            .entry(binding.to_owned())
+            .or_insert_with(|| {
+                let world = self.me.clone();
+                Rc::new(MemoryKv::new(move || {
+                    world.upgrade().map_or(START_MS, |w| w.clock_ms.get())
+                }))
+            })
+            .clone()
+    }
+
     async fn drain_background(&self) {
         loop {
             let work = std::mem::take(&mut *self.background.borrow_mut());
@@ -334,6 +362,14 @@ impl Platform for TestPlatform {
         self.id.clone()
     }
 
+    fn kv(&self, binding: &str) -> Result<Rc<dyn Kv>> {
+        let world = self
+            .world
+            .upgrade()
+            .ok_or_else(|| Error::new(ErrorCode::Unavailable, "the test env was dropped"))?;
+        Ok(world.kv(binding))
+    }
+
     fn random_u64(&self) -> u64 {
         // splitmix64 over a world-wide counter: unique and reproducible.
         let Some(world) = self.world.upgrade() else {
@@ -386,6 +422,12 @@ impl Connect for TestEnv {
             target,
         });
         Ok(Client::new(transport, target.class, name))
+    }
+}
+
+impl KvSource for TestEnv {
+    fn kv(&self, binding: &str) -> crate::index::Result<Rc<dyn Kv>> {
+        Ok(self.world.kv(binding))
     }
 }
 

@@ -180,6 +180,12 @@ impl Entry {
         format!("{TIMER_PREFIX}{:013}/{}", self.due_ms, self.id)
     }
 
+    /// Whether duro runs this timer itself (the index publisher), rather than a
+    /// `#[timer]` method. Internal timers are left out of timer listings.
+    pub fn is_internal(&self) -> bool {
+        self.method == crate::index::PUBLISH_METHOD
+    }
+
     pub fn info(&self) -> TimerInfo {
         TimerInfo {
             id: TimerId(self.id.clone()),
@@ -252,6 +258,10 @@ impl Table {
             table.by_key.insert(key, entry);
         }
         Ok(table)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.key_of.contains_key(id)
     }
 
     pub fn earliest(&self) -> Option<u64> {
@@ -375,7 +385,12 @@ impl<'a> Timers<'a> {
     pub async fn list(&self) -> Result<Vec<TimerInfo>> {
         let mut table = Table::load(self.ctx.storage()).await?;
         table.apply(self.ctx.timer_ops(), &mut Batch::default())?;
-        Ok(table.by_key.values().map(Entry::info).collect())
+        Ok(table
+            .by_key
+            .values()
+            .filter(|e| !e.is_internal())
+            .map(Entry::info)
+            .collect())
     }
 
     fn schedule<S: Object, P: Serialize>(
@@ -438,6 +453,7 @@ pub(crate) fn decode_all<'a>(
     entries
         .filter(|(k, _)| k.starts_with(prefix))
         .filter_map(|(_, v)| wire::decode::<Entry>(v).ok())
+        .filter(|e| !e.is_internal())
         .map(|e| e.info())
         .collect()
 }

@@ -220,6 +220,12 @@ impl Platform for WorkerPlatform {
     fn env(&self) -> &Env {
         &self.env
     }
+
+    fn kv(&self, binding: &str) -> Result<Rc<dyn crate::index::Kv>> {
+        Ok(Rc::new(crate::index::WorkerKv::from_env(
+            &self.env, binding,
+        )?))
+    }
 }
 
 struct WorkerTransport {
@@ -422,11 +428,12 @@ impl<T: Object> WasmHost<T> {
             activations,
             calls,
             alarms,
+            index_writes,
             storage,
         } = self.host.stats();
         let pages = core::arch::wasm32::memory_size::<0>();
         let json = format!(
-            "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\"alarms\":{alarms},\
+            "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\"alarms\":{alarms},\"index_writes\":{index_writes},\
              \"storage_reads\":{},\"storage_writes\":{},\"storage_lists\":{},\
              \"alarm_ops\":{},\"wasm_memory_pages\":{pages}}}",
             T::CLASS,

@@ -132,7 +132,7 @@ async fn sixteen_mib_of_state_round_trips() {
     bag.set_blob(10).await.unwrap();
     assert_eq!(env.storage::<Bag>("big").dump().len(), 1);
     env.restart();
-    assert_eq!(bag.blob_sum().await.unwrap(), (0..10u64).sum());
+    assert_eq!(bag.blob_sum().await.unwrap(), (0..10u64).sum::<u64>());
 }
 
 #[tokio::test]

@@ -52,3 +52,17 @@ pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
     .into_compile_error();
     quote::quote!(#err #item).into()
 }
+
+/// Marks a `&self` method as the object's index projection, published to Workers KV:
+/// `#[index("rooms")]` or `#[index("rooms", binding = "ROOMS_KV")]` (default binding
+/// `"INDEX"`). Only meaningful inside `#[duro::methods]`; anywhere else it is an error.
+#[proc_macro_attribute]
+pub fn index(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let item: proc_macro2::TokenStream = item.into();
+    let err = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "#[index] only works on methods inside an `impl` block marked #[duro::methods]",
+    )
+    .into_compile_error();
+    quote::quote!(#err #item).into()
+}

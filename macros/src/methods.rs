@@ -53,6 +53,24 @@ fn is_timer_attr(a: &syn::Attribute) -> bool {
     is_attr(a, "timer")
 }
 
+fn is_index_attr(a: &syn::Attribute) -> bool {
+    is_attr(a, "index")
+}
+
+const INDEX_KEYS: &[&str] = &["binding"];
+/// Longest index name (the KV key is `<index>/<object name>`).
+const MAX_INDEX_NAME: usize = 64;
+/// Wire names starting with this are duro's own.
+const RESERVED_WIRE_PREFIX: &str = "__duro";
+
+/// The `#[index]` projection.
+struct IndexFn {
+    ident: syn::Ident,
+    index: String,
+    binding: String,
+    ret: Type,
+}
+
 /// A `#[timer]` method.
 struct TimerFn {
     /// The method's name, which becomes the `Timer` constant.
@@ -108,8 +126,44 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut timers: Vec<TimerFn> = Vec::new();
     let mut consts: Vec<ImplItem> = Vec::new();
     let mut wire_names: HashMap<String, syn::Ident> = HashMap::new();
+    let mut projection: Option<IndexFn> = None;
     for item in &mut block.items {
         let ImplItem::Fn(f) = item else { continue };
+        let index_attrs: Vec<syn::Attribute> = f
+            .attrs
+            .iter()
+            .filter(|a| is_index_attr(a))
+            .cloned()
+            .collect();
+        if let Some(first) = index_attrs.first() {
+            f.attrs.retain(|a| !is_index_attr(a));
+            if let Some(second) = index_attrs.get(1) {
+                cx.error(second, "duplicate #[index] attribute");
+            }
+            if let Some(timer) = f.attrs.iter().find(|a| is_timer_attr(a)) {
+                cx.error(timer, "an #[index] projection cannot also be a #[timer]");
+            }
+            let spec = parse_index(&mut cx, first);
+            let checked = check_projection(&mut cx, f);
+            if let (Some((index, binding)), Some(ret)) = (spec, checked) {
+                if let Some(prev) = &projection {
+                    cx.error(
+                        first,
+                        format!(
+                            "an object has at most one #[index] projection (the other is `{}`)",
+                            prev.ident
+                        ),
+                    );
+                } else {
+                    projection = Some(IndexFn {
+                        ident: f.sig.ident.clone(),
+                        index,
+                        binding,
+                        ret,
+                    });
+                }
+            }
+        }
         let timer_attrs: Vec<syn::Attribute> = f
             .attrs
             .iter()
@@ -184,7 +238,15 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
         if let Some(rpc) = check_method(&mut cx, f, wire.clone()) {
-            if let Some(prev) = wire_names.get(&wire) {
+            if wire.starts_with(RESERVED_WIRE_PREFIX) {
+                cx.error(
+                    &wire_span,
+                    format!(
+                        "wire names starting with `{RESERVED_WIRE_PREFIX}` are reserved for duro; \
+                         rename the method or give it #[rpc(name = \"…\")]"
+                    ),
+                );
+            } else if let Some(prev) = wire_names.get(&wire) {
                 cx.error(
                     &wire_span,
                     format!(
@@ -204,11 +266,114 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         let errors = cx.into_compile_errors();
         return quote!(#errors #block);
     };
-    let generated = generate(&self_ident, &rpcs, &timers);
+    let generated = generate(&self_ident, &rpcs, &timers, projection.as_ref());
     quote! {
         #block
         #generated
     }
+}
+
+/// Parses `#[index("name")]` or `#[index("name", binding = "KV")]`.
+fn parse_index(cx: &mut Ctxt, attr: &syn::Attribute) -> Option<(String, String)> {
+    const USAGE: &str =
+        "write #[index(\"<index name>\")] or #[index(\"<index name>\", binding = \"<KV binding>\")]";
+    let syn::Meta::List(list) = &attr.meta else {
+        cx.error(attr, USAGE);
+        return None;
+    };
+    let parser = |input: syn::parse::ParseStream| -> syn::Result<(syn::LitStr, TokenStream)> {
+        let name: syn::LitStr = input.parse()?;
+        if input.is_empty() {
+            return Ok((name, TokenStream::new()));
+        }
+        input.parse::<syn::Token![,]>()?;
+        Ok((name, input.parse()?))
+    };
+    let (name, rest) = match syn::parse::Parser::parse2(parser, list.tokens.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            cx.push(syn::Error::new(e.span(), USAGE));
+            return None;
+        }
+    };
+    let before = cx.len();
+    let index = name.value();
+    if index.is_empty() || index.len() > MAX_INDEX_NAME || index.contains('/') {
+        cx.error(
+            &name,
+            format!("index names are 1 to {MAX_INDEX_NAME} bytes without `/`"),
+        );
+    }
+    let mut binding = "INDEX".to_owned();
+    for arg in parse_args(cx, rest, INDEX_KEYS, "#[index]") {
+        if let Some((v, _)) = attr::string(cx, &arg) {
+            if attr::is_identifier(&v) {
+                binding = v;
+            } else {
+                cx.error(
+                    &arg.value,
+                    format!("`{v}` is not a valid binding name (letters, digits, `_`)"),
+                );
+            }
+        }
+    }
+    (cx.len() == before).then_some((index, binding))
+}
+
+/// Checks `fn name(&self) -> T` and returns `T`.
+fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<Type> {
+    let sig = &f.sig;
+    let before = cx.len();
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error(&sig.generics, "an #[index] projection cannot be generic");
+    }
+    if let Some(a) = &sig.asyncness {
+        cx.error(
+            a,
+            "an #[index] projection cannot be async: it is computed after every turn that changes the state",
+        );
+    }
+    if let Some(u) = &sig.unsafety {
+        cx.error(u, "an #[index] projection cannot be `unsafe`");
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r))
+            if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+        Some(FnArg::Receiver(r)) => cx.error(
+            r,
+            "an #[index] projection takes `&self`: it reads the state and changes nothing",
+        ),
+        _ => cx.error(
+            &sig.ident,
+            "an #[index] projection takes `&self` as its only argument",
+        ),
+    }
+    if let Some(extra) = inputs.next() {
+        cx.error(
+            extra,
+            "an #[index] projection takes no arguments besides `&self`",
+        );
+    }
+    let ret = match &sig.output {
+        ReturnType::Default => {
+            cx.error(
+                &sig.ident,
+                "an #[index] projection returns the value to publish, e.g. `-> RoomSummary`",
+            );
+            None
+        }
+        ReturnType::Type(_, ty) => {
+            if let Type::Reference(r) = &**ty {
+                cx.error(
+                    r,
+                    "an #[index] projection returns an owned value (the type readers decode)",
+                );
+            }
+            Some((**ty).clone())
+        }
+    };
+    ret.filter(|_| cx.len() == before)
 }
 
 fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
@@ -412,7 +577,47 @@ fn is_duro_error(ty: &Type) -> bool {
     segs.len() >= 2 && segs[segs.len() - 2] == "duro" && segs[segs.len() - 1] == "Error"
 }
 
-fn generate(self_ident: &syn::Ident, rpcs: &[Rpc], timers: &[TimerFn]) -> TokenStream {
+fn generate(
+    self_ident: &syn::Ident,
+    rpcs: &[Rpc],
+    timers: &[TimerFn],
+    projection: Option<&IndexFn>,
+) -> TokenStream {
+    let index_items = match projection {
+        None => quote!(
+            type __Projection = ();
+        ),
+        Some(p) => {
+            let IndexFn {
+                ident,
+                index,
+                binding,
+                ret,
+            } = p;
+            let assert = quote_spanned! {ret.span()=>
+                let _: fn() = ::duro::__private::assert_projection::<#ret>;
+            };
+            quote! {
+                type __Projection = #ret;
+                const __INDEX: ::core::option::Option<::duro::__private::IndexSpec> =
+                    ::core::option::Option::Some(::duro::__private::IndexSpec {
+                        index: #index,
+                        binding: #binding,
+                    });
+                fn __projection(
+                    &self,
+                ) -> ::core::option::Option<
+                    ::core::result::Result<::std::vec::Vec<u8>, ::duro::Error>,
+                > {
+                    #assert
+                    ::core::option::Option::Some(::duro::__private::encode_projection(
+                        &#self_ident::#ident(self),
+                    ))
+                }
+            }
+        }
+    };
+
     let stub = format_ident!("{}Stub", self_ident);
     let stub_doc = format!(
         "Typed client of [`{self_ident}`], generated by `#[duro::methods]`: one async method per `#[rpc]` method."
@@ -571,6 +776,7 @@ fn generate(self_ident: &syn::Ident, rpcs: &[Rpc], timers: &[TimerFn]) -> TokenS
             const BINDING: &'static str = <Self as ::duro::__private::Declared>::BINDING;
             const SCHEMA: u32 = <Self as ::duro::__private::Declared>::SCHEMA;
             type Stub = #stub;
+            #index_items
 
             fn __kind(__duro_method: &str) -> ::core::option::Option<::duro::__private::Kind> {
                 match __duro_method {
@@ -642,5 +848,110 @@ fn generate(self_ident: &syn::Ident, rpcs: &[Rpc], timers: &[TimerFn]) -> TokenS
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn expand(item: TokenStream) -> String {
+        super::expand(TokenStream::new(), item).to_string()
+    }
+
+    fn fails_with(item: TokenStream, message: &str) {
+        let out = expand(item);
+        assert!(
+            out.contains("compile_error") && out.contains(message),
+            "expected {message:?} in {out}"
+        );
+    }
+
+    #[test]
+    fn index_projections_expand() {
+        let out = expand(quote! {
+            impl Counter {
+                #[index("counters", binding = "KV")]
+                fn summary(&self) -> Summary { Summary }
+            }
+        });
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("__INDEX"), "{out}");
+        assert!(
+            out.contains("\"counters\"") && out.contains("\"KV\""),
+            "{out}"
+        );
+        assert!(out.contains("type __Projection = Summary"), "{out}");
+        let plain = expand(quote! { impl Counter { #[rpc] fn get(&self) -> u8 { 0 } } });
+        assert!(plain.contains("type __Projection = ()"), "{plain}");
+        assert!(!plain.contains("__INDEX"), "{plain}");
+    }
+
+    #[test]
+    fn index_mistakes_are_diagnosed() {
+        fails_with(
+            quote! { impl C { #[index(counters)] fn s(&self) -> u8 { 0 } } },
+            "write #[index(",
+        );
+        fails_with(
+            quote! { impl C { #[index] fn s(&self) -> u8 { 0 } } },
+            "write #[index(",
+        );
+        fails_with(
+            quote! { impl C { #[index("a/b")] fn s(&self) -> u8 { 0 } } },
+            "index names are 1 to 64 bytes",
+        );
+        fails_with(
+            quote! { impl C { #[index("c", bindng = "X")] fn s(&self) -> u8 { 0 } } },
+            "did you mean `binding`",
+        );
+        fails_with(
+            quote! { impl C { #[index("c", binding = "a-b")] fn s(&self) -> u8 { 0 } } },
+            "not a valid binding name",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] fn s(&mut self) -> u8 { 0 } } },
+            "takes `&self`",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] async fn s(&self) -> u8 { 0 } } },
+            "cannot be async",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] fn s(&self, x: u8) -> u8 { x } } },
+            "no arguments besides `&self`",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] fn s(&self) {} } },
+            "returns the value to publish",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] fn s(&self) -> &u8 { &0 } } },
+            "owned value",
+        );
+        fails_with(
+            quote! { impl C {
+                #[index("a")] fn s(&self) -> u8 { 0 }
+                #[index("b")] fn t(&self) -> u8 { 0 }
+            } },
+            "at most one #[index] projection (the other is `s`)",
+        );
+        fails_with(
+            quote! { impl C { #[index("c")] #[timer] fn s(&mut self) {} } },
+            "cannot also be a #[timer]",
+        );
+    }
+
+    #[test]
+    fn duro_wire_names_are_reserved() {
+        fails_with(
+            quote! { impl C { #[rpc] fn __duro_republish(&self) {} } },
+            "are reserved for duro",
+        );
+        fails_with(
+            quote! { impl C { #[rpc(name = "__duro")] fn x(&self) {} } },
+            "are reserved for duro",
+        );
     }
 }

@@ -27,7 +27,7 @@ pub struct ListPage {
     pub cursor: Option<String>,
 }
 
-/// A KV namespace: Workers KV in a worker (`WorkerKv`), [`MemoryKv`](crate::MemoryKv) in
+/// A KV namespace: Workers KV in a worker (`WorkerKv`), `MemoryKv` (feature "testing") in
 /// tests.
 ///
 /// Values are text (the index stores JSON). Like Workers KV, an implementation may be

@@ -19,8 +19,8 @@
 //! ```
 //!
 //! This crate holds what both sides share: the [`Kv`] interface (Workers KV on wasm32,
-//! [`MemoryKv`] in tests), the [record format](record) and the reader. Apps use it through
-//! `duro::index`, which re-exports it.
+//! `MemoryKv` in tests with the feature "testing"), the [record format](record) and the
+//! reader. Apps use it through `duro::index`, which re-exports it.
 //!
 //! # Consistency
 //!

@@ -2,6 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
@@ -51,6 +54,8 @@ struct Version {
 /// - **Write limit**: like Workers KV, a second write to the same key within one second
 ///   fails (turn it off with [`set_rate_limit`](Self::set_rate_limit)).
 /// - **Failures**: [`fail_next_writes`](Self::fail_next_writes) makes writes fail.
+/// - **Latency**: [`set_write_polls`](Self::set_write_polls) makes writes wait, so that
+///   other work can run while they are in flight.
 ///
 /// ```
 /// use std::cell::Cell;
@@ -73,6 +78,7 @@ pub struct MemoryKv {
     delay_ms: Cell<u64>,
     rate_limit: Cell<bool>,
     failing_writes: Cell<u32>,
+    write_polls: Cell<u32>,
     keys: RefCell<BTreeMap<String, Vec<Version>>>,
     log: RefCell<Vec<KvWrite>>,
     stats: Cell<KvStats>,
@@ -95,6 +101,7 @@ impl MemoryKv {
             delay_ms: Cell::new(0),
             rate_limit: Cell::new(true),
             failing_writes: Cell::new(0),
+            write_polls: Cell::new(0),
             keys: RefCell::new(BTreeMap::new()),
             log: RefCell::new(Vec::new()),
             stats: Cell::new(KvStats::default()),
@@ -116,6 +123,12 @@ impl MemoryKv {
     /// Makes the next `n` writes (puts or deletes) fail without changing anything.
     pub fn fail_next_writes(&self, n: u32) {
         self.failing_writes.set(n);
+    }
+
+    /// Makes every write (put or delete) return `Pending` `polls` times before it lands,
+    /// as a write over the network would (0, the default: writes complete at once).
+    pub fn set_write_polls(&self, polls: u32) {
+        self.write_polls.set(polls);
     }
 
     /// Operation counts so far.
@@ -228,19 +241,25 @@ impl Kv for MemoryKv {
         metadata: Option<Value>,
     ) -> LocalBoxFuture<'a, Result<()>> {
         self.bump(|s| s.puts += 1);
-        let result = match &metadata {
-            Some(m) if serde_json::to_string(m).map_or(true, |s| s.len() > 1024) => {
-                Err(Error::kv(format!("metadata of {key:?} is over 1024 bytes")))
+        let polls = self.write_polls.get();
+        Box::pin(async move {
+            Polls(polls).await;
+            match &metadata {
+                Some(m) if serde_json::to_string(m).map_or(true, |s| s.len() > 1024) => {
+                    Err(Error::kv(format!("metadata of {key:?} is over 1024 bytes")))
+                }
+                _ => self.write(key, Some((value, metadata))),
             }
-            _ => self.write(key, Some((value, metadata))),
-        };
-        Box::pin(async move { result })
+        })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<()>> {
         self.bump(|s| s.deletes += 1);
-        let result = self.write(key, None);
-        Box::pin(async move { result })
+        let polls = self.write_polls.get();
+        Box::pin(async move {
+            Polls(polls).await;
+            self.write(key, None)
+        })
     }
 
     fn list<'a>(
@@ -268,6 +287,22 @@ impl Kv for MemoryKv {
         let more = visible.next().is_some();
         let cursor = more.then(|| page.last().map(|k| k.name.clone())).flatten();
         Box::pin(async move { Ok(ListPage { keys: page, cursor }) })
+    }
+}
+
+/// Returns `Pending` (waking itself) the given number of times, then `Ready`.
+struct Polls(u32);
+
+impl Future for Polls {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
