@@ -12,6 +12,7 @@
 
 mod load;
 mod report;
+mod wasm;
 mod workerd;
 
 use std::path::{Path, PathBuf};
@@ -200,6 +201,8 @@ pub struct FileSize {
     pub file: String,
     pub raw: u64,
     pub gzip: Option<u64>,
+    /// For wasm: gzip -9 of the module without its `name` section.
+    pub gzip_without_names: Option<u64>,
 }
 
 /// One measured window of one implementation.
@@ -259,6 +262,8 @@ pub struct MemoryFigures {
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
     pub sizes: Vec<FileSize>,
+    /// Code bytes of the wasm module by crate.
+    pub wasm_code: Option<wasm::Breakdown>,
     pub cold_start_ms: Vec<f64>,
     pub activation_ms: Vec<f64>,
     /// Per scenario (as in [`SCENARIOS`]), one sample per round.
@@ -365,8 +370,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut figures = Vec::new();
     for imp in &mut impls {
         imp.prepare(&scratch)?;
+        let (sizes, wasm_code) = imp.sizes(&scratch)?;
         figures.push(Figures {
-            sizes: imp.sizes()?,
+            sizes,
+            wasm_code,
             throughput: vec![Vec::new(); SCENARIOS.len()],
             ..Figures::default()
         });
@@ -516,17 +523,35 @@ impl Impl {
             .ok_or_else(|| format!("{} was not prepared", self.label))
     }
 
-    fn sizes(&self) -> Result<Vec<FileSize>, String> {
+    /// The size of each module, and the wasm module's code by crate.
+    fn sizes(&self, scratch: &Path) -> Result<(Vec<FileSize>, Option<wasm::Breakdown>), String> {
         let mut sizes = Vec::new();
+        let mut code = None;
         for module in self.modules.iter().rev() {
             let (raw, gzip) = build::wasm_size(&module.source)?;
+            let mut gzip_without_names = None;
+            if module.name.ends_with(".wasm") {
+                let bytes = std::fs::read(&module.source)
+                    .map_err(|e| format!("cannot read {}: {e}", display(&module.source)))?;
+                match wasm::breakdown(&bytes) {
+                    Ok(b) => code = Some(b),
+                    Err(e) => note(format!("{}: no code breakdown ({e})", module.name)),
+                }
+                if let Ok(stripped) = wasm::without_names(&bytes) {
+                    let path = scratch.join(self.key).join("without-names.wasm");
+                    if std::fs::write(&path, stripped).is_ok() {
+                        gzip_without_names = build::wasm_size(&path)?.1;
+                    }
+                }
+            }
             sizes.push(FileSize {
                 file: module.name.clone(),
                 raw,
                 gzip,
+                gzip_without_names,
             });
         }
-        Ok(sizes)
+        Ok((sizes, code))
     }
 }
 
@@ -583,6 +608,14 @@ fn measure_cold_starts(
     Ok(())
 }
 
+/// The `value` of a counter reply (`{"value": n}`).
+fn counter_value(text: &str) -> Result<u64, String> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("value")?.as_u64())
+        .ok_or_else(|| format!("not a counter reply: {text}"))
+}
+
 /// Reads `GET /__test/stats/<name>`.
 fn stats(port: u16, name: &str) -> Result<Stats, String> {
     let mut conn = Conn::new(port);
@@ -623,15 +656,29 @@ fn measure_memory(
     for (i, (imp, server)) in impls.iter().zip(servers).enumerate() {
         let fig = &mut figures[i];
         let mut done = 0;
+        let mut acknowledged = 0;
         for target in [small, large] {
             let outcome = load::run(server.port, counted(plan, target - done), |_, _| {
                 Call::add("mem")
             });
+            acknowledged += outcome.total_ok;
             record_failures(fig, imp, "memory", &outcome);
             done = target;
             fig.memory
                 .after_adds
                 .push((done, stats(server.port, "mem")?));
+        }
+        // Every acknowledged add must be in the value.
+        let value = Conn::new(server.port)
+            .send(&Call::get("mem"))
+            .map_err(|e| e.to_string())
+            .and_then(|reply| counter_value(&reply.text()));
+        match value {
+            Ok(v) if v == acknowledged => {}
+            Ok(v) => fig.failures.push(format!(
+                "object `mem` holds {v} after {acknowledged} acknowledged adds of 1"
+            )),
+            Err(e) => fig.failures.push(format!("reading object `mem`: {e}")),
         }
         let outcome = load::run(server.port, counted(plan, small), |_, _| Call::get("mem"));
         record_failures(fig, imp, "memory (reads)", &outcome);
@@ -799,6 +846,12 @@ mod tests {
             seen.insert(scenario.call(0, seq).path);
         }
         assert_eq!(seen.len(), 100);
+    }
+
+    #[test]
+    fn reads_counter_values() {
+        assert_eq!(counter_value(r#"{"value":42}"#), Ok(42));
+        assert!(counter_value("oops").is_err());
     }
 
     #[test]

@@ -219,9 +219,22 @@ pub fn bars(results: &Results) -> Vec<Bar> {
     let gzip = gzip_total(&f[0], true)
         .zip(gzip_total(&f[1], true))
         .map(|(d, r)| d as f64 / r as f64);
+    let stripped = |x: &Figures| {
+        x.sizes
+            .iter()
+            .find(|s| s.file.ends_with(".wasm"))
+            .and_then(|s| s.gzip_without_names)
+    };
+    let gzip_stripped = stripped(&f[0])
+        .zip(stripped(&f[1]))
+        .map(|(d, r)| d as f64 / r as f64);
     bars.push(Bar {
         name: "wasm gzip size duro / workers-rs ≤ 1.25".to_owned(),
-        measured: gzip.map_or_else(|| "n/a (no gzip)".to_owned(), |g| format!("{g:.2}")),
+        measured: match (gzip, gzip_stripped) {
+            (Some(g), Some(s)) => format!("{g:.2} ({s:.2} without the names sections)"),
+            (Some(g), None) => format!("{g:.2}"),
+            _ => "n/a (no gzip)".to_owned(),
+        },
         value: gzip.unwrap_or(f64::NAN),
         limit: 1.25,
         met: gzip.map(|g| g <= 1.25),
@@ -487,11 +500,73 @@ pub fn markdown(results: &Results) -> String {
     }
     row(
         w,
+        "`index_bg.wasm` gzip without its names section".to_owned(),
+        f.iter()
+            .map(|x| {
+                x.sizes
+                    .iter()
+                    .find(|s| s.file.ends_with(".wasm"))
+                    .and_then(|s| s.gzip_without_names)
+                    .map_or_else(|| "—".to_owned(), kib)
+            })
+            .collect(),
+    );
+    row(
+        w,
         "Total gzip".to_owned(),
         f.iter()
             .map(|x| gzip_total(x, false).map_or_else(|| "n/a".to_owned(), kib))
             .collect(),
     );
+    let _ = writeln!(
+        w,
+        "\nworker-build keeps the wasm names section (function names, for stack traces); \
+         the row without it shows what the code itself weighs. Where the code is: bytes of \
+         function bodies by crate, read from the names section (generic code is counted in \
+         the crate of the type or trait it was instantiated for).\n"
+    );
+    let codes: Vec<&crate::bench::wasm::Breakdown> =
+        f.iter().filter_map(|x| x.wasm_code.as_ref()).collect();
+    if codes.len() >= 2 {
+        let _ = writeln!(
+            w,
+            "| Crate | {} | {} |\n|---|--:|--:|",
+            labels[0], labels[1]
+        );
+        let mut crates: Vec<&str> = Vec::new();
+        for code in &codes {
+            for (name, _) in code.by_crate.iter().take(12) {
+                if !crates.contains(&name.as_str()) {
+                    crates.push(name);
+                }
+            }
+        }
+        let bytes = |code: &crate::bench::wasm::Breakdown, name: &str| {
+            code.by_crate
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, b)| *b)
+        };
+        crates.sort_by_key(|name| std::cmp::Reverse(bytes(codes[0], name)));
+        for name in crates {
+            let _ = writeln!(
+                w,
+                "| {name} | {} | {} |",
+                kib(bytes(codes[0], name)),
+                kib(bytes(codes[1], name))
+            );
+        }
+        let _ = writeln!(
+            w,
+            "| **all code** | {} | {} |\n| data section | {} | {} |\n| names section | {} | {} |",
+            kib(codes[0].code),
+            kib(codes[1].code),
+            kib(codes[0].data),
+            kib(codes[1].data),
+            kib(codes[0].names),
+            kib(codes[1].names)
+        );
+    }
 
     let _ = writeln!(w, "\n## Memory and storage\n");
     let [small, large] = plan.memory_calls;
@@ -623,9 +698,13 @@ pub fn markdown(results: &Results) -> String {
                 .map(move |l| format!("- {}: {l}", imp.label))
         })
         .collect();
-    let _ = writeln!(w, "\n## Failed requests\n");
+    let _ = writeln!(w, "\n## Checks\n");
     if failures.is_empty() {
-        let _ = writeln!(w, "None: every request of the run got a 200.");
+        let _ = writeln!(
+            w,
+            "Every request of the run got a 200, and every implementation's `mem` object \
+             held exactly the number of adds it acknowledged."
+        );
     } else {
         for line in failures {
             let _ = writeln!(w, "{line}");
@@ -723,7 +802,14 @@ pub fn json(results: &Results) -> Value {
                 "dir": imp.dir.strip_prefix(root()).unwrap_or(&imp.dir).display().to_string(),
                 "sizes": fig.sizes.iter().map(|s| json!({
                     "file": s.file, "raw_bytes": s.raw, "gzip_bytes": s.gzip,
+                    "gzip_bytes_without_names": s.gzip_without_names,
                 })).collect::<Vec<_>>(),
+                "wasm_code": fig.wasm_code.as_ref().map(|c| json!({
+                    "code_bytes": c.code,
+                    "data_bytes": c.data,
+                    "names_bytes": c.names,
+                    "by_crate": c.by_crate.iter().map(|(n, b)| json!({ "crate": n, "bytes": b })).collect::<Vec<_>>(),
+                })),
                 "cold_start_ms": samples_json(&fig.cold_start_ms),
                 "activation_ms": samples_json(&fig.activation_ms),
                 "throughput": throughput,
