@@ -45,6 +45,8 @@ pub struct Environment {
     pub wasm_opt: String,
     /// Where the Durable Objects' SQLite files are.
     pub state: String,
+    /// The commit measured, and whether the workers' sources differed from it.
+    pub commit: String,
 }
 
 impl Environment {
@@ -100,6 +102,7 @@ impl Environment {
             wasm_bindgen: workspace::locked_version("wasm-bindgen")
                 .unwrap_or_else(|_| "unknown".to_owned()),
             wasm_opt: format!("binaryen {}", npm_version("binaryen")),
+            commit: commit(&root),
             state: if state.starts_with("/dev/shm") {
                 "tmpfs (`/dev/shm`), so that the disk's sync latency, the same for every \
                  implementation and noisy on a shared machine, does not hide the differences \
@@ -109,6 +112,34 @@ impl Environment {
                 "on disk (`target/bench/run/state`)".to_owned()
             },
         }
+    }
+}
+
+/// `abc1234`, with a note when the sources of the measured workers have local changes.
+fn commit(root: &Path) -> String {
+    let hash = version_of(
+        Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .current_dir(root),
+    );
+    let dirty = workspace::output(
+        Command::new("git")
+            .args(["status", "--porcelain", "--"])
+            .args([
+                "framework",
+                "macros",
+                "apps",
+                "bench",
+                "Cargo.toml",
+                "Cargo.lock",
+            ])
+            .current_dir(root),
+    )
+    .is_some_and(|out| !out.is_empty());
+    if dirty {
+        format!("{hash} with local changes to the measured sources")
+    } else {
+        hash
     }
 }
 
@@ -716,6 +747,7 @@ pub fn markdown(results: &Results) -> String {
 
     let _ = writeln!(w, "\n## Machine and versions\n");
     for (name, value) in [
+        ("Commit", env.commit.clone()),
         ("CPU", format!("{} × {}", env.cores, env.cpu)),
         ("Memory", env.memory.clone()),
         ("Linux", env.kernel.clone()),
@@ -846,6 +878,7 @@ pub fn json(results: &Results) -> Value {
     }
     json!({
         "date": env.date,
+        "commit": env.commit,
         "command": env.command,
         "duration_s": finite(results.duration.as_secs_f64()),
         "plan": {
