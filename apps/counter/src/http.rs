@@ -25,6 +25,9 @@ struct ResetInBody {
 /// Longest delay `reset-in` accepts: one year.
 const MAX_RESET_DELAY_SECS: u64 = 366 * 24 * 3600;
 
+/// Entries per page of `GET /counters` unless `limit` says otherwise.
+const DEFAULT_LIST_LIMIT: usize = 100;
+
 /// Parses a JSON object body into `T` (serde would also take an array for a struct).
 fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
     let value: serde_json::Value = serde_json::from_slice(bytes)?;
@@ -103,7 +106,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                     "POST /counters/<name>/add {\"by\": <i64>}",
                     "GET /counters/<name>",
                     "POST /counters/<name>/reset",
-                    "POST /counters/<name>/reset-in {\"seconds\": <u64>}"
+                    "POST /counters/<name>/reset-in {\"seconds\": <u64>}",
+                    "DELETE /counters/<name>",
+                    "GET /counters?prefix=<p>&cursor=<c>&limit=<1-1000>"
                 ]
             }),
         ),
@@ -134,6 +139,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => call_error(e),
             }
         }
+        (Method::Get, ["counters"]) => list_counters(&req, &env, true).await,
+        (Method::Delete, ["counters", name]) => match Counter::stub(&env, name)?.delete().await {
+            Ok(()) => json_response(200, json!({ "deleted": true })),
+            Err(e) => framework_error(e),
+        },
         (Method::Get, ["counters", name]) => match Counter::stub(&env, name)?.get().await {
             Ok(v) => value(v),
             Err(e) => framework_error(e),
@@ -176,7 +186,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => framework_error(e),
             }
         }
-        (_, ["counters", _]) | (_, ["counters", _, "add" | "reset" | "reset-in"]) => error(
+        (_, ["counters"])
+        | (_, ["counters", _])
+        | (_, ["counters", _, "add" | "reset" | "reset-in"]) => error(
             405,
             "method_not_allowed",
             format!("{method:?} is not allowed on {path}"),
@@ -184,6 +196,83 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (_, ["__test", ..]) if test_routes(&env) => test_route(req, &env, &segments).await,
         _ => error(404, "not_found", format!("no route for {method:?} {path}")),
     }
+}
+
+/// Query parameters of the list routes.
+struct ListQuery {
+    prefix: String,
+    cursor: Option<String>,
+    limit: usize,
+}
+
+/// Parses `prefix`, `cursor` and `limit` (1 to 1000); anything else is an error.
+fn list_query(req: &Request) -> std::result::Result<ListQuery, Result<Response>> {
+    let url = req
+        .url()
+        .map_err(|e| error(400, ErrorCode::BadRequest.as_str(), format!("bad URL: {e}")))?;
+    let mut query = ListQuery {
+        prefix: String::new(),
+        cursor: None,
+        limit: DEFAULT_LIST_LIMIT,
+    };
+    for (key, value) in url.query_pairs() {
+        match &*key {
+            "prefix" => query.prefix = value.into_owned(),
+            "cursor" => query.cursor = Some(value.into_owned()).filter(|c| !c.is_empty()),
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => query.limit = n,
+                _ => {
+                    return Err(error(
+                        400,
+                        ErrorCode::BadRequest.as_str(),
+                        "limit must be a number from 1 to 1000",
+                    ))
+                }
+            },
+            other => {
+                return Err(error(
+                    400,
+                    ErrorCode::BadRequest.as_str(),
+                    format!("unknown query parameter `{other}` (expected prefix, cursor, limit)"),
+                ))
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// `GET /counters`: one page of the `counters` index, read from KV. No counter is called
+/// or woken. With `use_metadata` false every entry is read with its own KV `get` (for
+/// comparison with the metadata fast path).
+async fn list_counters(req: &Request, env: &Env, use_metadata: bool) -> Result<Response> {
+    let query = match list_query(req) {
+        Ok(q) => q,
+        Err(resp) => return resp,
+    };
+    let index = match duro::index::open::<Counter>(env) {
+        Ok(index) => index.use_metadata(use_metadata),
+        Err(e) => return framework_error(e),
+    };
+    let page = match index
+        .list(&query.prefix, query.cursor.as_deref(), query.limit)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => return framework_error(e.into()),
+    };
+    let counters: Vec<serde_json::Value> = page
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "value": e.value.value,
+                "seq": e.seq,
+                "published_at_ms": e.published_at_ms(),
+            })
+        })
+        .collect();
+    json_response(200, json!({ "counters": counters, "cursor": page.cursor }))
 }
 
 fn test_routes(env: &Env) -> bool {
@@ -216,6 +305,27 @@ async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Re
                 .await?;
             let status = resp.status_code();
             Ok(Response::from_bytes(resp.bytes().await?)?.with_status(status))
+        }
+        ["__test", "counters"] => list_counters(&req, env, false).await,
+        ["__test", "republish", name] => match duro::index::republish::<Counter>(env, name).await {
+            Ok(()) => json_response(200, json!({ "republished": name })),
+            Err(e) => framework_error(e),
+        },
+        ["__test", "rebuild"] => {
+            let query = match list_query(&req) {
+                Ok(q) => q,
+                Err(resp) => return resp,
+            };
+            let page =
+                duro::index::republish_page::<Counter>(env, query.cursor.as_deref(), query.limit)
+                    .await;
+            match page {
+                Ok(page) => json_response(
+                    200,
+                    json!({ "republished": page.names, "cursor": page.cursor }),
+                ),
+                Err(e) => framework_error(e),
+            }
         }
         ["__test", "stats", name] => {
             let json = duro::object_stats::<Counter>(env, name).await?;

@@ -9,6 +9,12 @@
 //! | `GET /counters/<name>` | | `{"value": <i64>}` (0 for a new name) |
 //! | `POST /counters/<name>/reset` | | `{"value": 0}` |
 //! | `POST /counters/<name>/reset-in` | `{"seconds": <u64>}` | `{"value": <i64>, "reset_at_ms": <u64>}` |
+//! | `DELETE /counters/<name>` | | `{"deleted": true}` |
+//! | `GET /counters?prefix=&cursor=&limit=` | | `{"counters": [{"name", "value", "seq", "published_at_ms"}], "cursor"}` |
+//!
+//! `GET /counters` lists counters from the index in Workers KV (binding `INDEX`) without
+//! waking any of them; it lags the counters by up to a second (the publish interval), and
+//! on Cloudflare by KV's propagation delay.
 
 use std::time::Duration;
 
@@ -22,6 +28,14 @@ mod http;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Counter {
     value: i64,
+}
+
+/// What the index publishes for each counter, so that `GET /counters` lists values
+/// without waking the counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterSummary {
+    /// The counter's value when it was published.
+    pub value: i64,
 }
 
 /// Why an addition was refused.
@@ -87,6 +101,18 @@ impl Counter {
     #[timer]
     fn scheduled_reset(&mut self) {
         self.value = 0;
+    }
+
+    /// Deletes the counter: its state, its timers and (shortly after) its index entry.
+    #[rpc]
+    fn delete(&mut self, ctx: &Ctx) {
+        ctx.delete_state();
+    }
+
+    /// The counter's entry in the `counters` index (KV binding `INDEX`).
+    #[index("counters")]
+    fn summary(&self) -> CounterSummary {
+        CounterSummary { value: self.value }
     }
 }
 

@@ -101,7 +101,7 @@ fn unknown_routes_are_404() {
     // `GET /` is the app's index, so it is not in this list.
     for path in [
         "/nope",
-        "/counters",
+        "/counterz",
         "/counters/c/add/more",
         "/counters/c/frobnicate",
     ] {

@@ -159,6 +159,9 @@ pub struct Stats {
     pub storage_reads: u64,
     /// Storage writes.
     pub storage_writes: u64,
+    /// Index entries written to KV.
+    #[serde(default)]
+    pub index_writes: u64,
 }
 
 /// `GET /__test/stats/<name>`.

@@ -69,6 +69,15 @@ impl Client {
             .unwrap_or_else(|e| panic!("GET {path} failed: {e}"))
     }
 
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Reply {
+        self.agent
+            .delete(format!("{}{path}", self.base))
+            .call()
+            .and_then(read)
+            .unwrap_or_else(|e| panic!("DELETE {path} failed: {e}"))
+    }
+
     /// `POST path` with `body`.
     pub fn post(&self, path: &str, body: &[u8]) -> Reply {
         self.post_with(path, &[], body)

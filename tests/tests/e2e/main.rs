@@ -13,6 +13,7 @@ mod concurrency;
 mod counter;
 mod harness;
 mod http;
+mod index;
 mod protocol;
 mod restart;
 mod routes;
