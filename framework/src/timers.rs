@@ -382,6 +382,7 @@ impl<'a> Timers<'a> {
     }
 
     /// The pending timers, in due order, including changes made earlier in this call.
+    /// duro's own index publish timer is left out.
     pub async fn list(&self) -> Result<Vec<TimerInfo>> {
         let mut table = Table::load(self.ctx.storage()).await?;
         table.apply(self.ctx.timer_ops(), &mut Batch::default())?;
