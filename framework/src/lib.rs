@@ -129,41 +129,71 @@ pub mod __private {
         const SCHEMA: u32;
     }
 
-    /// What a state type must be.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot be the state of a duro object",
-        label = "the state must implement `Serialize`, `Deserialize` and `Default`",
-        note = "add `#[derive(Default, Serialize, Deserialize)]` to the struct"
-    )]
-    pub trait State: serde::Serialize + serde::de::DeserializeOwned + Default + 'static {}
-    impl<T: serde::Serialize + serde::de::DeserializeOwned + Default + 'static> State for T {}
+    // Each serde direction has its own trait, checked once at the one place that needs
+    // it (the object decodes arguments, the stub encodes them, …). The generated code
+    // names the user's types in turbofish position, so a missing derive is reported once,
+    // under the user's type, with the message below.
 
-    /// What an argument must be.
+    /// What the object needs of an argument type.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be an RPC argument",
-        label = "arguments travel as MessagePack: this type must implement `Deserialize` and `Serialize`"
+        label = "the object decodes its arguments: this type must implement `Deserialize`"
     )]
-    pub trait Arg: serde::Serialize + serde::de::DeserializeOwned {}
-    impl<T: serde::Serialize + serde::de::DeserializeOwned> Arg for T {}
+    pub trait ArgDecode: serde::de::DeserializeOwned {}
+    impl<T: serde::de::DeserializeOwned> ArgDecode for T {}
 
-    /// What a returned value must be.
+    /// What a stub needs of an argument type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an RPC argument",
+        label = "the stub encodes its arguments: this type must implement `Serialize`"
+    )]
+    pub trait ArgEncode: serde::Serialize {}
+    impl<T: serde::Serialize> ArgEncode for T {}
+
+    /// What the object needs of a result type.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be returned from an RPC method",
-        label = "results travel as MessagePack: this type must implement `Serialize` and `Deserialize`"
+        label = "the object encodes its results: this type must implement `Serialize`"
     )]
-    pub trait Ret: serde::Serialize + serde::de::DeserializeOwned {}
-    impl<T: serde::Serialize + serde::de::DeserializeOwned> Ret for T {}
+    pub trait RetEncode: serde::Serialize {}
+    impl<T: serde::Serialize> RetEncode for T {}
 
-    /// What a user error must be.
+    /// What a stub needs of a result type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be returned from an RPC method",
+        label = "the stub decodes results: this type must implement `Deserialize`"
+    )]
+    pub trait RetDecode: serde::de::DeserializeOwned {}
+    impl<T: serde::de::DeserializeOwned> RetDecode for T {}
+
+    /// What the object needs of a user error type.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be an RPC method's error",
-        label = "user errors travel as MessagePack: this type must implement `Serialize`, `Deserialize` and `Display`"
+        label = "the object encodes user errors and shows them as text: this type must implement `Serialize` and `Display`"
     )]
-    pub trait UserError:
-        serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display
-    {
+    pub trait UserErrorEncode: serde::Serialize + core::fmt::Display {}
+    impl<T: serde::Serialize + core::fmt::Display> UserErrorEncode for T {}
+
+    /// What a stub needs of a user error type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an RPC method's error",
+        label = "the stub decodes user errors: this type must implement `Deserialize`"
+    )]
+    pub trait UserErrorDecode: serde::de::DeserializeOwned {}
+    impl<T: serde::de::DeserializeOwned> UserErrorDecode for T {}
+
+    /// What the object needs of a timer payload (scheduling one checks `Serialize`).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a timer payload",
+        label = "the object decodes the payload when the timer fires: this type must implement `Deserialize`"
+    )]
+    pub trait Payload: serde::de::DeserializeOwned {}
+    impl<T: serde::de::DeserializeOwned> Payload for T {}
+
+    /// Decodes a timer's payload.
+    pub fn decode_payload<P: Payload>(method: &str, bytes: &[u8]) -> Result<P, Error> {
+        decode_args(method, bytes)
     }
-    impl<T: serde::Serialize + serde::de::DeserializeOwned + core::fmt::Display> UserError for T {}
 
     /// What an `#[index]` projection must be.
     #[diagnostic::on_unimplemented(
@@ -173,31 +203,75 @@ pub mod __private {
     pub trait Projection: serde::Serialize {}
     impl<T: serde::Serialize> Projection for T {}
 
-    pub const fn assert_state<T: State>() {}
-    pub const fn assert_projection<T: Projection>() {}
-    pub const fn assert_arg<T: Arg>() {}
-    pub const fn assert_ret<T: Ret>() {}
-    pub const fn assert_user_error<T: UserError>() {}
+    /// One argument decoder and one stub call per arity, so that each argument type is a
+    /// type parameter of its own (serde's tuples stop at 16 elements, and so do these).
+    macro_rules! arity {
+        ($decode:ident $call:ident $($a:ident $v:ident)*) => {
+            /// Decodes the arguments of a method taking these types.
+            pub fn $decode<$($a: ArgDecode),*>(
+                method: &str,
+                bytes: &[u8],
+            ) -> Result<($($a,)*), Error> {
+                decode_args(method, bytes)
+            }
+
+            /// Calls a method taking these types. Not an `async fn`: its future would
+            /// repeat the bounds (and their errors) wherever it is awaited.
+            #[allow(clippy::too_many_arguments)]
+            pub fn $call<'a, $($a: ArgEncode + 'a,)* R: RetDecode + 'a, E: UserErrorDecode + 'a>(
+                client: &'a crate::Client,
+                method: &'a str,
+                $($v: $a),*
+            ) -> LocalBoxFuture<'a, Result<R, crate::CallError<E>>> {
+                Box::pin(async move { client.call(method, &($($v,)*)).await })
+            }
+        };
+    }
+
+    arity!(decode_args0 call0);
+    arity!(decode_args1 call1 A0 a0);
+    arity!(decode_args2 call2 A0 a0 A1 a1);
+    arity!(decode_args3 call3 A0 a0 A1 a1 A2 a2);
+    arity!(decode_args4 call4 A0 a0 A1 a1 A2 a2 A3 a3);
+    arity!(decode_args5 call5 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4);
+    arity!(decode_args6 call6 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5);
+    arity!(decode_args7 call7 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6);
+    arity!(decode_args8 call8 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7);
+    arity!(decode_args9 call9 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8);
+    arity!(decode_args10 call10 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9);
+    arity!(decode_args11 call11 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10);
+    arity!(decode_args12 call12 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10 A11 a11);
+    arity!(decode_args13 call13 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10 A11 a11 A12 a12);
+    arity!(decode_args14 call14 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10 A11 a11 A12 a12 A13 a13);
+    arity!(decode_args15 call15 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10 A11 a11 A12 a12 A13 a13 A14 a14);
+    arity!(decode_args16 call16 A0 a0 A1 a1 A2 a2 A3 a3 A4 a4 A5 a5 A6 a6 A7 a7 A8 a8 A9 a9 A10 a10 A11 a11 A12 a12 A13 a13 A14 a14 A15 a15);
+
+    /// The stub result of a method without a user error type.
+    pub fn plain<R>(result: Result<R, crate::CallError<NoUserError>>) -> Result<R, Error> {
+        match result {
+            Ok(r) => Ok(r),
+            Err(crate::CallError::Framework(e)) => Err(e),
+            Err(crate::CallError::User(never)) => match never {},
+        }
+    }
 
     /// Encodes an `#[index]` projection as JSON.
-    pub fn encode_projection<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    pub fn encode_projection<T: Projection>(value: &T) -> Result<Vec<u8>, Error> {
         Ok(duro_index::record::encode_projection(value)?)
     }
 
     /// Encodes a plain return value.
-    pub fn reply_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Failure> {
+    pub fn reply_value<T: RetEncode>(value: &T) -> Result<Vec<u8>, Failure> {
         Ok(encode(value)?)
     }
 
     /// Encodes a `duro::Result<T>`.
-    pub fn reply_framework<T: serde::Serialize>(
-        value: Result<T, Error>,
-    ) -> Result<Vec<u8>, Failure> {
+    pub fn reply_framework<T: RetEncode>(value: Result<T, Error>) -> Result<Vec<u8>, Failure> {
         Ok(encode(&value?)?)
     }
 
     /// Encodes a `Result<T, E>` with a user error.
-    pub fn reply_user<T: serde::Serialize, E: serde::Serialize + core::fmt::Display>(
+    pub fn reply_user<T: RetEncode, E: UserErrorEncode>(
         value: Result<T, E>,
     ) -> Result<Vec<u8>, Failure> {
         match value {

@@ -69,7 +69,10 @@ pub fn string(cx: &mut Ctxt, arg: &Arg) -> Option<(String, Span)> {
     {
         return Some((s.value(), s.span()));
     }
-    cx.error(&arg.value, format!("`{}` must be a string literal", arg.key));
+    cx.error(
+        &arg.value,
+        format!("`{}` must be a string literal", arg.key),
+    );
     None
 }
 
@@ -126,7 +129,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(closest("clas", &["class", "binding", "schema"]), Some("class"));
+        assert_eq!(
+            closest("clas", &["class", "binding", "schema"]),
+            Some("class")
+        );
         assert_eq!(closest("zzzzzz", &["class", "binding", "schema"]), None);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
     }

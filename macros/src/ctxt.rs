@@ -25,10 +25,6 @@ impl Ctxt {
         self.errors.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// All errors as `compile_error!` invocations.
     pub fn into_compile_errors(self) -> TokenStream {
         self.errors

@@ -5,12 +5,17 @@ use std::collections::HashMap;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
 use syn::{FnArg, ImplItem, ImplItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{self, parse_args};
 use crate::ctxt::Ctxt;
 
 const RPC_KEYS: &[&str] = &["name"];
+
+/// The most arguments an RPC method takes: serde's tuples, the wire form of the
+/// arguments, stop at 16.
+const MAX_ARGS: usize = 16;
 
 /// How a method's return type travels.
 #[allow(clippy::large_enum_variant)] // built once per method at compile time
@@ -30,6 +35,12 @@ struct Param {
 
 struct Rpc {
     ident: syn::Ident,
+    /// Whether the method passed every check; the others only get a stub method, so that
+    /// callers keep compiling while the error is fixed.
+    valid: bool,
+    generics: syn::Generics,
+    /// The declared return type: a `Result` alias that is not duro's is reported there.
+    ret_span: Span,
     wire: String,
     mutating: bool,
     is_async: bool,
@@ -91,8 +102,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut block = match syn::parse2::<syn::ItemImpl>(item.clone()) {
         Ok(b) => b,
         Err(_) => {
+            let span = syn::parse2::<syn::Item>(item.clone())
+                .map(|i| i.span())
+                .unwrap_or_else(|_| Span::call_site());
             cx.push(syn::Error::new(
-                Span::call_site(),
+                span,
                 "#[duro::methods] goes on an inherent `impl` block of a #[duro::object] struct",
             ));
             let errors = cx.into_compile_errors();
@@ -110,7 +124,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         cx.error(&block.generics, "duro objects cannot be generic");
     }
     let self_ident = match &*block.self_ty {
-        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+        Type::Path(p)
+            if p.qself.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_none() =>
+        {
             Some(p.path.segments[0].ident.clone())
         }
         other => {
@@ -237,37 +255,44 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 }
             }
         }
-        if let Some(rpc) = check_method(&mut cx, f, wire.clone()) {
-            if wire.starts_with(RESERVED_WIRE_PREFIX) {
-                cx.error(
-                    &wire_span,
-                    format!(
-                        "wire names starting with `{RESERVED_WIRE_PREFIX}` are reserved for duro; \
-                         rename the method or give it #[rpc(name = \"…\")]"
-                    ),
-                );
-            } else if let Some(prev) = wire_names.get(&wire) {
-                cx.error(
-                    &wire_span,
-                    format!(
-                        "two RPC methods have the wire name `{wire}` (the other is `{prev}`); \
-                         rename one or give it #[rpc(name = \"…\")]"
-                    ),
-                );
-            } else {
-                wire_names.insert(wire, rpc.ident.clone());
-            }
-            rpcs.push(rpc);
+        let mut rpc = check_method(&mut cx, f, wire.clone(), self_ident.as_ref());
+        if wire.starts_with(RESERVED_WIRE_PREFIX) {
+            cx.error(
+                &wire_span,
+                format!(
+                    "wire names starting with `{RESERVED_WIRE_PREFIX}` are reserved for duro; \
+                     rename the method or give it #[rpc(name = \"…\")]"
+                ),
+            );
+            rpc.valid = false;
+        } else if let Some(prev) = wire_names.get(&wire) {
+            cx.error(
+                &wire_span,
+                format!(
+                    "`{}` has the wire name `{wire}`, which `{prev}` already uses; \
+                     give one of them another #[rpc(name = \"…\")]",
+                    rpc.ident
+                ),
+            );
+            rpc.valid = false;
+        } else {
+            wire_names.insert(wire, rpc.ident.clone());
         }
+        rpcs.push(rpc);
     }
 
     block.items.extend(consts);
-    let Some(self_ident) = self_ident.filter(|_| cx.is_empty()) else {
-        let errors = cx.into_compile_errors();
-        return quote!(#errors #block);
+    let errors = cx.into_compile_errors();
+    // On errors, still generate the stub and the `Object` impl (without the methods in
+    // error) so that one mistake does not turn every use of the object into another error.
+    let generated = match self_ident {
+        Some(ident) if block.trait_.is_none() && block.generics.params.is_empty() => {
+            generate(&ident, &block.self_ty, &rpcs, &timers, projection.as_ref())
+        }
+        _ => TokenStream::new(),
     };
-    let generated = generate(&self_ident, &rpcs, &timers, projection.as_ref());
     quote! {
+        #errors
         #block
         #generated
     }
@@ -376,7 +401,12 @@ fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<Type> {
     ret.filter(|_| cx.len() == before)
 }
 
-fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
+fn check_method(
+    cx: &mut Ctxt,
+    f: &ImplItemFn,
+    wire: String,
+    self_ident: Option<&syn::Ident>,
+) -> Rpc {
     let sig = &f.sig;
     let before = cx.len();
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -431,11 +461,16 @@ fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
                 "RPC arguments travel over the wire and must be owned: \
                  take `String` instead of `&str`, `Vec<T>` instead of `&[T]`",
             );
-            continue;
-        }
-        if let Type::ImplTrait(t) = &*pt.ty {
+        } else if let Type::ImplTrait(t) = &*pt.ty {
             cx.error(t, "RPC arguments need a concrete type, not `impl Trait`");
-            continue;
+        } else if params.len() == MAX_ARGS {
+            cx.error(
+                &pt.ty,
+                format!(
+                    "RPC methods take at most {MAX_ARGS} arguments: \
+                     bundle some of them in a tuple or struct"
+                ),
+            );
         }
         let name = match &*pt.pat {
             Pat::Ident(p) => p.ident.clone(),
@@ -443,19 +478,19 @@ fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
         };
         params.push(Param {
             name,
-            ty: (*pt.ty).clone(),
+            ty: name_self(&pt.ty, self_ident),
         });
     }
 
-    let returns = match &sig.output {
-        ReturnType::Default => Returns::Plain(syn::parse_quote!(())),
-        ReturnType::Type(_, ty) => classify_return(ty),
+    let (returns, ret_span) = match &sig.output {
+        ReturnType::Default => (Returns::Plain(syn::parse_quote!(())), sig.ident.span()),
+        ReturnType::Type(_, ty) => (classify_return(&name_self(ty, self_ident)), type_span(ty)),
     };
-    if cx.len() != before {
-        return None;
-    }
-    Some(Rpc {
+    Rpc {
         ident: sig.ident.clone(),
+        valid: cx.len() == before,
+        generics: sig.generics.clone(),
+        ret_span,
         wire,
         mutating,
         is_async: sig.asyncness.is_some(),
@@ -468,7 +503,7 @@ fn check_method(cx: &mut Ctxt, f: &ImplItemFn, wire: String) -> Option<Rpc> {
             .filter(|a| a.path().is_ident("doc"))
             .cloned()
             .collect(),
-    })
+    }
 }
 
 fn check_timer(cx: &mut Ctxt, f: &ImplItemFn) -> Option<TimerFn> {
@@ -531,6 +566,35 @@ fn check_timer(cx: &mut Ctxt, f: &ImplItemFn) -> Option<TimerFn> {
     })
 }
 
+/// `ty` with `Self` spelled as the object's name: in the stub's methods `Self` is the stub.
+fn name_self(ty: &Type, self_ident: Option<&syn::Ident>) -> Type {
+    struct NameSelf<'a>(&'a syn::Ident);
+    impl VisitMut for NameSelf<'_> {
+        fn visit_type_path_mut(&mut self, tp: &mut syn::TypePath) {
+            if let Some(first) = tp.path.segments.first_mut() {
+                if tp.qself.is_none() && first.ident == "Self" {
+                    first.ident = syn::Ident::new(&self.0.to_string(), first.ident.span());
+                }
+            }
+            visit_mut::visit_type_path_mut(self, tp);
+        }
+    }
+    let mut ty = ty.clone();
+    if let Some(ident) = self_ident {
+        NameSelf(ident).visit_type_mut(&mut ty);
+    }
+    ty
+}
+
+/// Where to report a problem with a type: a path's last segment (`Result` in
+/// `std::io::Result<T>`), since a span cannot cover several tokens on stable.
+fn type_span(ty: &Type) -> Span {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map_or(ty.span(), |s| s.ident.span()),
+        _ => ty.span(),
+    }
+}
+
 fn is_ctx(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Ctx"))
 }
@@ -579,6 +643,7 @@ fn is_duro_error(ty: &Type) -> bool {
 
 fn generate(
     self_ident: &syn::Ident,
+    self_ty: &Type,
     rpcs: &[Rpc],
     timers: &[TimerFn],
     projection: Option<&IndexFn>,
@@ -594,9 +659,6 @@ fn generate(
                 binding,
                 ret,
             } = p;
-            let assert = quote_spanned! {ret.span()=>
-                let _: fn() = ::duro::__private::assert_projection::<#ret>;
-            };
             quote! {
                 type __Projection = #ret;
                 const __INDEX: ::core::option::Option<::duro::__private::IndexSpec> =
@@ -609,8 +671,7 @@ fn generate(
                 ) -> ::core::option::Option<
                     ::core::result::Result<::std::vec::Vec<u8>, ::duro::Error>,
                 > {
-                    #assert
-                    ::core::option::Option::Some(::duro::__private::encode_projection(
+                    ::core::option::Option::Some(::duro::__private::encode_projection::<#ret>(
                         &#self_ident::#ident(self),
                     ))
                 }
@@ -619,11 +680,15 @@ fn generate(
     };
 
     let stub = format_ident!("{}Stub", self_ident);
+    // Under the `impl` line's type, so that a missing `#[duro::object]` is reported there,
+    // once.
+    let declared = quote_spanned!(self_ty.span()=> <#self_ident as ::duro::__private::Declared>);
+    let valid = || rpcs.iter().filter(|r| r.valid);
     let stub_doc = format!(
         "Typed client of [`{self_ident}`], generated by `#[duro::methods]`: one async method per `#[rpc]` method."
     );
 
-    let kinds = rpcs.iter().map(|r| {
+    let kinds = valid().map(|r| {
         let wire = &r.wire;
         let kind = if r.mutating {
             quote!(Write)
@@ -640,9 +705,8 @@ fn generate(
             .map(|i| format_ident!("__duro_arg{}", i))
             .collect();
         let tys: Vec<&Type> = r.params.iter().map(|p| &p.ty).collect();
-        let asserts = tys.iter().map(|ty| {
-            quote_spanned! {ty.span()=> let _: fn() = ::duro::__private::assert_arg::<#ty>; }
-        });
+        // Each type in turbofish position: an unsatisfied bound is reported under it.
+        let decode = format_ident!("decode_args{}", r.params.len());
         let ctx = r.takes_ctx.then(|| quote!(__duro_ctx,));
         let call = if r.is_async {
             quote!(#self_ident::#ident(self, #ctx #(#locals),*).await)
@@ -650,37 +714,27 @@ fn generate(
             quote!(#self_ident::#ident(self, #ctx #(#locals),*))
         };
         let reply = match &r.returns {
-            Returns::Plain(t) => quote_spanned! {t.span()=>
-                let _: fn() = ::duro::__private::assert_ret::<#t>;
-                ::duro::__private::reply_value(&__duro_out)
+            Returns::Plain(t) => quote_spanned! {r.ret_span=>
+                ::duro::__private::reply_value::<#t>(&__duro_out)
             },
-            Returns::Framework(t) => quote_spanned! {t.span()=>
-                let _: fn() = ::duro::__private::assert_ret::<#t>;
-                ::duro::__private::reply_framework(__duro_out)
+            Returns::Framework(t) => quote_spanned! {r.ret_span=>
+                ::duro::__private::reply_framework::<#t>(__duro_out)
             },
-            Returns::User(t, e) => {
-                let assert_e = quote_spanned! {e.span()=>
-                    let _: fn() = ::duro::__private::assert_user_error::<#e>;
-                };
-                quote_spanned! {t.span()=>
-                    let _: fn() = ::duro::__private::assert_ret::<#t>;
-                    #assert_e
-                    ::duro::__private::reply_user(__duro_out)
-                }
-            }
+            Returns::User(t, e) => quote_spanned! {r.ret_span=>
+                ::duro::__private::reply_user::<#t, #e>(__duro_out)
+            },
         };
         quote! {
             #wire => {
-                #(#asserts)*
-                let (#(#locals,)*): (#(#tys,)*) =
-                    ::duro::__private::decode_args(__duro_method, __duro_args)?;
+                let (#(#locals,)*) =
+                    ::duro::__private::#decode::<#(#tys),*>(__duro_method, __duro_args)?;
                 let __duro_out = #call;
                 #reply
             }
         }
     };
-    let read_arms: Vec<TokenStream> = rpcs.iter().filter(|r| !r.mutating).map(arm).collect();
-    let write_arms: Vec<TokenStream> = rpcs.iter().filter(|r| r.mutating).map(arm).collect();
+    let read_arms: Vec<TokenStream> = valid().filter(|r| !r.mutating).map(arm).collect();
+    let write_arms: Vec<TokenStream> = valid().filter(|r| r.mutating).map(arm).collect();
 
     let timer_arms = timers.iter().map(|t| {
         let wire = &t.wire;
@@ -688,10 +742,9 @@ fn generate(
         let ctx = t.takes_ctx.then(|| quote!(__duro_ctx,));
         let (decode, arg) = match &t.payload {
             Some(ty) => (
-                quote_spanned! {ty.span()=>
-                    let _: fn() = ::duro::__private::assert_arg::<#ty>;
-                    let __duro_payload: #ty =
-                        ::duro::__private::decode_args(__duro_method, __duro_args)?;
+                quote! {
+                    let __duro_payload =
+                        ::duro::__private::decode_payload::<#ty>(__duro_method, __duro_args)?;
                 },
                 quote!(__duro_payload),
             ),
@@ -709,9 +762,7 @@ fn generate(
             Returns::Framework(ty) => {
                 quote_spanned!(ty.span()=> ::duro::__private::timer_framework(__duro_out))
             }
-            Returns::User(ty, _) => {
-                quote_spanned!(ty.span()=> ::duro::__private::timer_user(__duro_out))
-            }
+            Returns::User(_, e) => quote!(::duro::__private::timer_user::<#e>(__duro_out)),
         };
         quote! {
             #wire => {
@@ -728,16 +779,37 @@ fn generate(
         let docs = &r.docs;
         let names: Vec<&syn::Ident> = r.params.iter().map(|p| &p.name).collect();
         let tys: Vec<&Type> = r.params.iter().map(|p| &p.ty).collect();
+        let call = format_ident!("call{}", r.params.len());
         let (ret, body) = match &r.returns {
             Returns::Plain(t) | Returns::Framework(t) => (
                 quote!(::core::result::Result<#t, ::duro::Error>),
-                quote!(self.client.call_plain::<_, #t>(#wire, &(#(#names,)*)).await),
+                quote!(::duro::__private::plain(
+                    ::duro::__private::#call::<#(#tys,)* #t, ::duro::__private::NoUserError>(
+                        &self.client, #wire, #(#names),*
+                    )
+                    .await,
+                )),
             ),
             Returns::User(t, e) => (
                 quote!(::core::result::Result<#t, ::duro::CallError<#e>>),
-                quote!(self.client.call::<_, #t, #e>(#wire, &(#(#names,)*)).await),
+                quote!(
+                    ::duro::__private::#call::<#(#tys,)* #t, #e>(&self.client, #wire, #(#names),*)
+                        .await
+                ),
             ),
         };
+        if !r.valid {
+            // The method is reported; this placeholder keeps its callers compiling.
+            let generics = &r.generics;
+            let where_clause = &generics.where_clause;
+            return quote! {
+                #(#docs)*
+                #[allow(unused_variables)]
+                pub async fn #ident #generics (&self, #(#names: #tys),*) -> #ret #where_clause {
+                    ::core::unreachable!()
+                }
+            };
+        }
         quote! {
             #(#docs)*
             pub async fn #ident(&self, #(#names: #tys),*) -> #ret {
@@ -772,9 +844,9 @@ fn generate(
         }
 
         impl ::duro::Object for #self_ident {
-            const CLASS: &'static str = <Self as ::duro::__private::Declared>::CLASS;
-            const BINDING: &'static str = <Self as ::duro::__private::Declared>::BINDING;
-            const SCHEMA: u32 = <Self as ::duro::__private::Declared>::SCHEMA;
+            const CLASS: &'static str = #declared::CLASS;
+            const BINDING: &'static str = #declared::BINDING;
+            const SCHEMA: u32 = #declared::SCHEMA;
             type Stub = #stub;
             #index_items
 
@@ -799,7 +871,7 @@ fn generate(
                     match __duro_method {
                         #(#read_arms)*
                         _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            <Self as ::duro::Object>::CLASS,
+                            #declared::CLASS,
                             __duro_method,
                         )),
                     }
@@ -820,7 +892,7 @@ fn generate(
                     match __duro_method {
                         #(#timer_arms)*
                         _ => ::core::result::Result::Err(::duro::__private::unknown_timer(
-                            <Self as ::duro::Object>::CLASS,
+                            #declared::CLASS,
                             __duro_method,
                         )),
                     }
@@ -841,7 +913,7 @@ fn generate(
                     match __duro_method {
                         #(#write_arms)*
                         _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            <Self as ::duro::Object>::CLASS,
+                            #declared::CLASS,
                             __duro_method,
                         )),
                     }

@@ -1,4 +1,4 @@
-//! `#[duro::object]`: names the class, checks the state's bounds, exports the wasm class.
+//! `#[duro::object]`: names the class and exports the wasm class.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -13,28 +13,38 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::default();
     let parsed = parse_args(&mut cx, args, KEYS, "#[duro::object]");
 
-    let strukt = match syn::parse2::<syn::Item>(item.clone()) {
-        Ok(syn::Item::Struct(s)) => s,
-        Ok(other) => {
-            cx.error(
-                item_keyword(&other),
-                "#[duro::object] goes on a struct: the struct is the object's state",
-            );
-            let errors = cx.into_compile_errors();
-            return quote!(#errors #item);
-        }
+    let parsed_item = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(i) => i,
         Err(e) => {
             let errors = e.into_compile_error();
             return quote!(#errors #item);
         }
     };
-    let ident = &strukt.ident;
-
-    if !strukt.generics.params.is_empty() || strukt.generics.where_clause.is_some() {
+    let is_struct = matches!(parsed_item, syn::Item::Struct(_));
+    if !is_struct {
         cx.error(
-            &strukt.generics,
+            item_keyword(&parsed_item),
+            "#[duro::object] goes on a struct: the struct is the object's state",
+        );
+    }
+    // An enum or a union is reported but still named below, so that its
+    // `#[duro::methods]` block does not add a second error.
+    let (ident, generics) = match &parsed_item {
+        syn::Item::Struct(s) => (&s.ident, &s.generics),
+        syn::Item::Enum(e) => (&e.ident, &e.generics),
+        syn::Item::Union(u) => (&u.ident, &u.generics),
+        _ => {
+            let errors = cx.into_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        cx.error(
+            generics,
             "duro objects cannot be generic: the exported class needs one concrete state type",
         );
+        let errors = cx.into_compile_errors();
+        return quote!(#errors #item);
     }
 
     let mut class = ident.to_string();
@@ -47,7 +57,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     if attr::is_identifier(&v) {
                         class = v;
                     } else {
-                        cx.error(&arg.value, format!("`{v}` is not a valid class name (letters, digits, `_`)"));
+                        cx.error(
+                            &arg.value,
+                            format!("`{v}` is not a valid class name (letters, digits, `_`)"),
+                        );
                     }
                 }
             }
@@ -56,7 +69,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     if attr::is_identifier(&v) {
                         binding = Some(v);
                     } else {
-                        cx.error(&arg.value, format!("`{v}` is not a valid binding name (letters, digits, `_`)"));
+                        cx.error(
+                            &arg.value,
+                            format!("`{v}` is not a valid binding name (letters, digits, `_`)"),
+                        );
                     }
                 }
             }
@@ -74,25 +90,27 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let binding = binding.unwrap_or_else(|| screaming_snake(&class));
 
-    if !cx.is_empty() {
-        let errors = cx.into_compile_errors();
-        return quote!(#errors #strukt);
-    }
-
-    let glue = format_ident!("__DuroClass{}", ident);
-    let assert_state = quote_spanned! {ident.span()=>
-        const _: () = ::duro::__private::assert_state::<#ident>();
-    };
-    quote! {
-        #strukt
-
+    // On errors, the impl still follows (with defaults for the bad arguments), so that
+    // `#[duro::methods]` does not report the type as undeclared.
+    let errors = cx.into_compile_errors();
+    let declared = quote! {
         impl ::duro::__private::Declared for #ident {
             const CLASS: &'static str = #class;
             const BINDING: &'static str = #binding;
             const SCHEMA: u32 = #schema;
         }
+    };
+    if !is_struct {
+        return quote!(#errors #item #declared);
+    }
 
-        #assert_state
+    // The state's bounds (`Serialize`, `Deserialize`, `Default`) are checked once, by the
+    // `Object` impl of `#[duro::methods]`: a check here would only repeat its error.
+    let glue = format_ident!("__DuroClass{}", ident);
+    quote! {
+        #errors
+        #item
+        #declared
 
         #[cfg(target_arch = "wasm32")]
         ::duro::__export_class!(#ident, #class, #glue);

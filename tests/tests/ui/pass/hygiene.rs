@@ -1,6 +1,7 @@
 //! The generated code names everything by its full path: shadowing the prelude's
 //! `Result`, `Ok`, `Err`, `String`, `Vec`, `Option`, `Some`, `None` and `Box` at the
-//! object's module level changes nothing, and it raises no warning.
+//! object's module level changes nothing, and it raises no warning. `Self` in a signature
+//! means the object, in the stub too.
 
 #![deny(warnings)]
 
@@ -27,7 +28,7 @@ struct Box;
 
 /// A list of names with a limit.
 #[duro::object]
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 pub struct Roster {
     names: ::std::vec::Vec<::std::string::String>,
     limit: ::core::option::Option<u32>,
@@ -112,6 +113,12 @@ impl Roster {
         ::core::result::Result::Ok(())
     }
 
+    /// `Self` is the roster, not its stub.
+    #[rpc]
+    fn snapshot(&self) -> Self {
+        self.clone()
+    }
+
     /// Not an RPC method: left alone.
     fn helper(&self) -> usize {
         self.names.len()
@@ -136,6 +143,7 @@ fn main() {
         r.rename_at(0, "amy".into()).await.unwrap();
         assert_eq!(r.slice(0, 5).await.unwrap(), ["amy", "bob"]);
         assert_eq!(r.len().await.unwrap(), 2);
+        assert_eq!(r.snapshot().await.unwrap().names, ["amy", "bob"]);
         r.clear().await.unwrap();
         assert_eq!(r.len().await.unwrap(), 0);
         assert_eq!(Roster::default().helper(), 0);
