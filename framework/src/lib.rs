@@ -68,6 +68,7 @@ mod object;
 pub mod persist;
 pub mod storage;
 pub mod timers;
+pub mod url;
 pub mod wire;
 
 #[cfg(feature = "testing")]

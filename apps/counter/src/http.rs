@@ -94,7 +94,8 @@ async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Result<Response
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let path = req.path();
+    let url = req.inner().url();
+    let path = duro::url::path(&url).to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method();
     match (method.clone(), segments.as_slice()) {
@@ -207,18 +208,16 @@ struct ListQuery {
 
 /// Parses `prefix`, `cursor` and `limit` (1 to 1000); anything else is an error.
 fn list_query(req: &Request) -> std::result::Result<ListQuery, Result<Response>> {
-    let url = req
-        .url()
-        .map_err(|e| error(400, ErrorCode::BadRequest.as_str(), format!("bad URL: {e}")))?;
+    let url = req.inner().url();
     let mut query = ListQuery {
         prefix: String::new(),
         cursor: None,
         limit: DEFAULT_LIST_LIMIT,
     };
-    for (key, value) in url.query_pairs() {
+    for (key, value) in duro::url::query(&url) {
         match &*key {
-            "prefix" => query.prefix = value.into_owned(),
-            "cursor" => query.cursor = Some(value.into_owned()).filter(|c| !c.is_empty()),
+            "prefix" => query.prefix = value,
+            "cursor" => query.cursor = Some(value).filter(|c| !c.is_empty()),
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=1000).contains(&n) => query.limit = n,
                 _ => {
