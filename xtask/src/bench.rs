@@ -57,6 +57,9 @@ pub struct Plan {
     pub memory_calls: [u64; 2],
     /// Connections used for the memory calls.
     pub memory_concurrency: usize,
+    /// Calls after which the wasm memory is read again, spread over 100 objects at c=64
+    /// (cumulative).
+    pub spread_memory_calls: [u64; 2],
 }
 
 impl Plan {
@@ -71,6 +74,7 @@ impl Plan {
             activations: 20,
             memory_calls: [1_000, 100_000],
             memory_concurrency: 8,
+            spread_memory_calls: [20_000, 40_000],
         }
     }
 
@@ -85,6 +89,7 @@ impl Plan {
             activations: 10,
             memory_calls: [1_000, 10_000],
             memory_concurrency: 8,
+            spread_memory_calls: [3_000, 6_000],
         }
     }
 }
@@ -135,6 +140,14 @@ impl Scenario {
         }
     }
 }
+
+/// The load of the second memory check: adds over 100 objects at c=64.
+const SPREAD_MEMORY: Scenario = Scenario {
+    key: "memory-100obj-c64",
+    op: Op::Add,
+    concurrency: 64,
+    objects: 100,
+};
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -252,6 +265,8 @@ pub struct MemoryFigures {
     pub after_adds: Vec<(u64, Stats)>,
     /// Stats after the reads that followed the adds.
     pub after_gets: Option<(u64, Stats)>,
+    /// (adds spread over 100 objects at c=64 so far, wasm pages after them).
+    pub after_spread: Vec<(u64, Option<u64>)>,
     /// Wasm pages at the end of the whole run (object `one`).
     pub pages_at_end: Option<u64>,
     /// workerd's resident set size (current, peak) in KiB at the end of the run.
@@ -650,8 +665,9 @@ fn measure_memory(
 ) -> Result<(), String> {
     let [small, large] = plan.memory_calls;
     step(format!(
-        "memory and storage: {small} then {large} adds (c={}) to one object, then {small} reads",
-        plan.memory_concurrency
+        "memory and storage: {small} then {large} adds (c={}) to one object, then {small} reads, \
+         then {} and {} adds over 100 objects (c=64)",
+        plan.memory_concurrency, plan.spread_memory_calls[0], plan.spread_memory_calls[1]
     ));
     for (i, (imp, server)) in impls.iter().zip(servers).enumerate() {
         let fig = &mut figures[i];
@@ -683,6 +699,20 @@ fn measure_memory(
         let outcome = load::run(server.port, counted(plan, small), |_, _| Call::get("mem"));
         record_failures(fig, imp, "memory (reads)", &outcome);
         fig.memory.after_gets = Some((small, stats(server.port, "mem")?));
+        let mut done = 0;
+        for target in plan.spread_memory_calls {
+            let window = Window {
+                concurrency: SPREAD_MEMORY.concurrency,
+                warmup: Duration::ZERO,
+                measure: Duration::from_secs(600),
+                max_requests: target - done,
+            };
+            let outcome = load::run(server.port, window, |c, n| SPREAD_MEMORY.call(c, n));
+            record_failures(fig, imp, "memory (100 objects)", &outcome);
+            done = target;
+            let pages = stats(server.port, "spread-0")?.wasm_memory_pages;
+            fig.memory.after_spread.push((done, pages));
+        }
         let pages: Vec<String> = fig
             .memory
             .after_adds
@@ -695,10 +725,22 @@ fn measure_memory(
                 )
             })
             .collect();
+        let spread: Vec<String> = fig
+            .memory
+            .after_spread
+            .iter()
+            .map(|(n, p)| {
+                format!(
+                    "{} after {n}",
+                    p.map_or_else(|| "n/a".to_owned(), |p| p.to_string())
+                )
+            })
+            .collect();
         note(format!(
-            "{:<11} wasm pages: {}",
+            "{:<11} wasm pages: {}; over 100 objects: {}",
             imp.label,
-            pages.join(", ")
+            pages.join(", "),
+            spread.join(", ")
         ));
     }
     Ok(())

@@ -274,22 +274,31 @@ pub fn bars(results: &Results) -> Vec<Bar> {
     let adds = &f[0].memory.after_adds;
     let first = adds.first().and_then(|(_, s)| pages(s));
     let last = adds.last().and_then(|(_, s)| pages(s));
+    let spread = &f[0].memory.after_spread;
+    let spread_first = spread.first().and_then(|(_, p)| *p);
+    let spread_last = spread.last().and_then(|(_, p)| *p);
+    let [spread_small, spread_large] = results.plan.spread_memory_calls;
+    let growth = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b as f64 - a as f64);
+    let grown = [growth(first, last), growth(spread_first, spread_last)];
     bars.push(Bar {
         name: format!(
-            "no wasm memory growth from {} to {} calls (duro)",
+            "no wasm memory growth (duro): one object from {} to {} calls; 100 objects \
+             at c=64 from {} to {} calls",
             thousands(small),
-            thousands(large)
+            thousands(large),
+            thousands(spread_small),
+            thousands(spread_large)
         ),
-        measured: match (first, last) {
-            (Some(a), Some(b)) => format!("{a} → {b} pages"),
+        measured: match (first, last, spread_first, spread_last) {
+            (Some(a), Some(b), Some(c), Some(d)) => format!("{a} → {b} pages; {c} → {d} pages"),
             _ => "n/a".to_owned(),
         },
-        value: match (first, last) {
-            (Some(a), Some(b)) => b as f64 - a as f64,
-            _ => f64::NAN,
-        },
+        value: grown.iter().flatten().copied().fold(0.0, f64::max),
         limit: 0.0,
-        met: first.zip(last).map(|(a, b)| b <= a),
+        met: match grown {
+            [Some(a), Some(b)] => Some(a <= 0.0 && b <= 0.0),
+            _ => None,
+        },
     });
     bars
 }
@@ -604,7 +613,7 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         w,
         "A fresh workerd per implementation; {} then {} adds in total (c={}) to one object, \
-         then {} reads of it. Wasm memory is the instance's linear memory \
+         then {} reads of it, then adds over 100 objects at c=64. Wasm memory is the instance's linear memory \
          (`memory.size`, 64 KiB pages), from the stats route; it is shared by every object \
          in the isolate. The JavaScript baseline has no wasm memory. Storage operations are \
          counted by each implementation (duro: its storage layer; the baselines: their own \
@@ -629,6 +638,24 @@ pub fn markdown(results: &Results) -> String {
                         .after_adds
                         .get(k)
                         .and_then(|(_, s)| s.wasm_memory_pages)
+                        .map_or_else(|| "—".to_owned(), |p| p.to_string())
+                })
+                .collect(),
+        );
+    }
+    for (k, calls) in plan.spread_memory_calls.iter().enumerate() {
+        row(
+            w,
+            format!(
+                "Wasm memory pages after {} adds over 100 objects (c=64)",
+                thousands(*calls)
+            ),
+            f.iter()
+                .map(|x| {
+                    x.memory
+                        .after_spread
+                        .get(k)
+                        .and_then(|(_, p)| *p)
                         .map_or_else(|| "—".to_owned(), |p| p.to_string())
                 })
                 .collect(),
@@ -852,6 +879,9 @@ pub fn json(results: &Results) -> Value {
                     "after_gets": fig.memory.after_gets.as_ref().map(|(n, s)| json!({
                         "gets": n, "stats": stats_json(s),
                     })),
+                    "after_spread_adds": fig.memory.after_spread.iter().map(|(n, p)| json!({
+                        "adds": n, "wasm_memory_pages": p,
+                    })).collect::<Vec<_>>(),
                     "wasm_memory_pages_at_end": fig.memory.pages_at_end,
                     "rss_kib_at_end": fig.memory.rss_kib.map(|(now, _)| now),
                     "peak_rss_kib": fig.memory.rss_kib.map(|(_, peak)| peak),
@@ -890,6 +920,7 @@ pub fn json(results: &Results) -> Value {
             "activations": plan.activations,
             "memory_calls": plan.memory_calls,
             "memory_concurrency": plan.memory_concurrency,
+            "spread_memory_calls": plan.spread_memory_calls,
         },
         "machine": {
             "cpu": env.cpu, "cores": env.cores, "memory": env.memory, "kernel": env.kernel,
