@@ -87,6 +87,9 @@ impl Reply {
 pub struct Conn {
     port: u16,
     stream: Option<TcpStream>,
+    /// Requests sent on the current connection, and when it was opened.
+    sent: u64,
+    opened: Option<Instant>,
     /// Bytes read but not consumed yet.
     buf: Vec<u8>,
     out: Vec<u8>,
@@ -98,6 +101,8 @@ impl Conn {
         Conn {
             port,
             stream: None,
+            sent: 0,
+            opened: None,
             buf: Vec::with_capacity(4096),
             out: Vec::with_capacity(256),
         }
@@ -113,6 +118,8 @@ impl Conn {
             stream.set_write_timeout(Some(IO_TIMEOUT))?;
             self.stream = Some(stream);
             self.buf.clear();
+            self.sent = 0;
+            self.opened = Some(Instant::now());
         }
         Ok(())
     }
@@ -129,7 +136,14 @@ impl Conn {
             }
             Err(e) => {
                 self.stream = None;
-                Err(e)
+                let age = self.opened.map_or(0, |t| t.elapsed().as_millis());
+                Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e} (request {} on a connection opened {age} ms before)",
+                        self.sent
+                    ),
+                ))
             }
         }
     }
@@ -137,6 +151,7 @@ impl Conn {
     fn send_once(&mut self, call: &Call) -> io::Result<(Reply, bool)> {
         self.connect()?;
         call.encode(self.port, &mut self.out);
+        self.sent += 1;
         let Some(stream) = self.stream.as_mut() else {
             return Err(io::Error::other("not connected"));
         };

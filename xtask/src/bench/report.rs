@@ -764,9 +764,21 @@ pub fn markdown(results: &Results) -> String {
              held exactly the number of adds it acknowledged."
         );
     } else {
+        let _ = writeln!(
+            w,
+            "Failed requests are left out of requests/s and latencies (the time they took \
+             is not). Every acknowledged add was in the `mem` object's value unless a line \
+             below says otherwise. workerd sometimes closes keep-alive connections without \
+             a reply under sustained concurrent load; this has been seen with all three \
+             implementations, the plain JavaScript one included.\n"
+        );
         for line in failures {
             let _ = writeln!(w, "{line}");
         }
+        let _ = writeln!(
+            w,
+            "\nworkerd's output of the run is in `target/bench/run/<duro|rust|js>/workerd.log`."
+        );
     }
 
     let _ = writeln!(w, "\n## What sits in the request path\n\n{REQUEST_PATH}");
