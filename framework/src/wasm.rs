@@ -10,7 +10,7 @@ use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Response};
 
 use crate::client::{check_name, Client, Connect, Target, Transport};
 use crate::ctx::Platform;
@@ -229,7 +229,7 @@ impl Platform for WorkerPlatform {
 }
 
 struct WorkerTransport {
-    stub: worker::Stub,
+    stub: worker::worker_sys::DurableObject,
 }
 
 impl Transport for WorkerTransport {
@@ -240,36 +240,37 @@ impl Transport for WorkerTransport {
         body: Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<Reply>> {
         Box::pin(async move {
-            let headers = Headers::new();
+            use worker::worker_sys::web_sys;
+            let headers = web_sys::Headers::new().map_err(|e| js_error("building the call", e))?;
             let _ = headers.set(wire::PROTOCOL_HEADER, wire::PROTOCOL_VERSION);
             let _ = headers.set(wire::NAME_HEADER, name);
-            let _ = headers.set("content-type", "application/msgpack");
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(Uint8Array::from(&body[..]).into()));
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            init.set_headers(&headers);
+            init.set_body(&Uint8Array::from(&body[..]));
             let url = format!("https://duro.internal{}{method}", wire::CALL_PREFIX);
-            let req = Request::new_with_init(&url, &init)
-                .map_err(|e| Error::internal(format!("building the call failed: {e}")))?;
-            let mut resp = self.stub.fetch_with_request(req).await.map_err(|e| {
-                let text = e.to_string();
-                let code = if text.contains("overloaded") {
-                    ErrorCode::Overloaded
-                } else {
-                    ErrorCode::Unavailable
-                };
-                Error::new(
-                    code,
-                    format!("calling `{method}` on {name:?} failed: {text}"),
-                )
-            })?;
-            let status = resp.status_code();
-            let body = resp.bytes().await.map_err(|e| {
-                Error::new(
-                    ErrorCode::Unavailable,
-                    format!("reading the reply failed: {e}"),
-                )
-            })?;
+            let req = web_sys::Request::new_with_str_and_init(&url, &init)
+                .map_err(|e| js_error("building the call", e))?;
+            let resp: web_sys::Response = JsFuture::from(
+                self.stub
+                    .fetch_with_request(&req)
+                    .map_err(|e| js_error("calling", e))?,
+            )
+            .await
+            .map_err(|e| {
+                let mut e = js_error("calling", e);
+                if e.code() != ErrorCode::Overloaded {
+                    e = Error::new(
+                        ErrorCode::Unavailable,
+                        format!("calling `{method}` on {name:?} failed: {}", e.message()),
+                    );
+                }
+                e
+            })?
+            .unchecked_into();
+            let status = resp.status();
+            let buf = wait("reading the reply", resp.array_buffer()).await?;
+            let body = to_bytes(&buf);
             Ok(Reply { status, body })
         })
     }
@@ -289,7 +290,9 @@ impl Connect for Env {
             .get_by_name(name)
             .map_err(|e| Error::internal(format!("getting the stub of {name:?} failed: {e}")))?;
         Ok(Client::new(
-            Rc::new(WorkerTransport { stub }),
+            Rc::new(WorkerTransport {
+                stub: stub.into_rpc(),
+            }),
             target.class,
             name,
         ))
@@ -345,11 +348,12 @@ pub struct WasmHost<T: Object> {
 }
 
 fn respond(reply: Reply) -> core::result::Result<JsValue, JsValue> {
-    let resp = Response::from_bytes(reply.body)
-        .map_err(|e| JsValue::from_str(&e.to_string()))?
-        .with_status(reply.status);
-    let _ = resp.headers().set("content-type", "application/msgpack");
-    Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+    use worker::worker_sys::web_sys;
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    let body = Uint8Array::from(&reply.body[..]);
+    let resp = web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)?;
+    Ok(resp.into())
 }
 
 impl<T: Object> WasmHost<T> {
@@ -382,19 +386,20 @@ impl<T: Object> WasmHost<T> {
         req: worker::worker_sys::web_sys::Request,
     ) -> core::result::Result<JsValue, JsValue> {
         self.fetches.set(self.fetches.get() + 1);
-        let mut req = Request::from(req);
-        // Not `req.path()`: that parses with the `url` crate, which costs ~60 KiB of wasm.
-        let url = req.inner().url();
-        let path = crate::url::path(&url).to_owned();
+        // The raw web_sys request: worker's wrappers parse the URL with the `url` crate
+        // (~60 KiB of wasm) and read bodies through a stream reader that costs CPU per call.
+        let url = req.url();
+        let path = crate::url::path(&url);
         if path == STATS_PATH {
             return self.stats_response();
         }
-        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let headers = req.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
         let protocol = header(wire::PROTOCOL_HEADER);
         let name = header(wire::NAME_HEADER);
         let content_length = header("content-length").and_then(|v| v.parse().ok());
         let head = CallHead {
-            path: &path,
+            path,
             protocol: protocol.as_deref(),
             content_length,
         };
@@ -402,11 +407,18 @@ impl<T: Object> WasmHost<T> {
         if let Err(e) = wire::check_head(&head, self.host_limit()) {
             return respond(Reply::error(e));
         }
-        let body = match req.bytes().await {
-            Ok(b) => b,
+        let body = match req.array_buffer() {
+            Ok(p) => match JsFuture::from(p).await {
+                Ok(b) => to_bytes(&b),
+                Err(e) => {
+                    return respond(Reply::error(Error::bad_request(format!(
+                        "reading the request body failed: {e:?}"
+                    ))))
+                }
+            },
             Err(e) => {
                 return respond(Reply::error(Error::bad_request(format!(
-                    "reading the request body failed: {e}"
+                    "reading the request body failed: {e:?}"
                 ))))
             }
         };
