@@ -246,8 +246,14 @@ impl Transport for WorkerTransport {
             let _ = headers.set(wire::NAME_HEADER, name);
             let init = web_sys::RequestInit::new();
             init.set_method("POST");
+            if body.len() <= wire::INLINE_LIMIT {
+                // Small arguments ride in a header: the object skips a body read, and
+                // answers small results in a header too.
+                let _ = headers.set(wire::ARGS_HEADER, &wire::base64url_encode(&body));
+            } else {
+                init.set_body(&Uint8Array::from(&body[..]));
+            }
             init.set_headers(&headers);
-            init.set_body(&Uint8Array::from(&body[..]));
             let url = format!("https://duro.internal{}{method}", wire::CALL_PREFIX);
             let req = web_sys::Request::new_with_str_and_init(&url, &init)
                 .map_err(|e| js_error("building the call", e))?;
@@ -269,6 +275,12 @@ impl Transport for WorkerTransport {
             })?
             .unchecked_into();
             let status = resp.status();
+            if let Ok(Some(inline)) = resp.headers().get(wire::REPLY_HEADER) {
+                let body = wire::base64url_decode(&inline).map_err(|e| {
+                    Error::internal(format!("the reply header does not decode: {}", e.message()))
+                })?;
+                return Ok(Reply { status, body });
+            }
             let buf = wait("reading the reply", resp.array_buffer()).await?;
             let body = to_bytes(&buf);
             Ok(Reply { status, body })
@@ -347,10 +359,18 @@ pub struct WasmHost<T: Object> {
     fetches: Cell<u64>,
 }
 
-fn respond(reply: Reply) -> core::result::Result<JsValue, JsValue> {
+/// The HTTP reply. A small success answers a call whose arguments came inline in the
+/// [`wire::REPLY_HEADER`] header, with no body.
+fn respond(reply: Reply, inline: bool) -> core::result::Result<JsValue, JsValue> {
     use worker::worker_sys::web_sys;
     let init = web_sys::ResponseInit::new();
     init.set_status(reply.status);
+    if inline && reply.status == 200 && reply.body.len() <= wire::INLINE_LIMIT {
+        let headers = web_sys::Headers::new()?;
+        headers.set(wire::REPLY_HEADER, &wire::base64url_encode(&reply.body))?;
+        init.set_headers(&headers);
+        return Ok(web_sys::Response::new_with_opt_buffer_source_and_init(None, &init)?.into());
+    }
     let body = Uint8Array::from(&reply.body[..]);
     let resp = web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)?;
     Ok(resp.into())
@@ -405,24 +425,39 @@ impl<T: Object> WasmHost<T> {
         };
         // Reject bad heads and declared-oversized bodies before reading the body.
         if let Err(e) = wire::check_head(&head, self.host_limit()) {
-            return respond(Reply::error(e));
+            return respond(Reply::error(e), false);
+        }
+        if let Some(args) = header(wire::ARGS_HEADER) {
+            let body = match wire::check_len(args.len() as u64, self.host_limit())
+                .and_then(|()| wire::base64url_decode(&args))
+            {
+                Ok(body) => body,
+                Err(e) => return respond(Reply::error(e), true),
+            };
+            return respond(self.host.handle(head, name.as_deref(), &body).await, true);
         }
         let body = match req.array_buffer() {
             Ok(p) => match JsFuture::from(p).await {
                 Ok(b) => to_bytes(&b),
                 Err(e) => {
-                    return respond(Reply::error(Error::bad_request(format!(
-                        "reading the request body failed: {e:?}"
-                    ))))
+                    return respond(
+                        Reply::error(Error::bad_request(format!(
+                            "reading the request body failed: {e:?}"
+                        ))),
+                        false,
+                    )
                 }
             },
             Err(e) => {
-                return respond(Reply::error(Error::bad_request(format!(
-                    "reading the request body failed: {e:?}"
-                ))))
+                return respond(
+                    Reply::error(Error::bad_request(format!(
+                        "reading the request body failed: {e:?}"
+                    ))),
+                    false,
+                )
             }
         };
-        respond(self.host.handle(head, name.as_deref(), &body).await)
+        respond(self.host.handle(head, name.as_deref(), &body).await, false)
     }
 
     /// The class's `alarm` handler. An error makes the platform retry the alarm.

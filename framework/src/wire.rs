@@ -24,6 +24,63 @@ pub const NAME_HEADER: &str = "x-duro-object";
 pub const CALL_PREFIX: &str = "/__duro/call/";
 /// Default limit on request bodies, enforced before decoding.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+/// Header carrying small arguments (base64url MessagePack) instead of the body.
+pub const ARGS_HEADER: &str = "x-duro-args";
+/// Header carrying a small successful result (base64url MessagePack) instead of the body.
+pub const REPLY_HEADER: &str = "x-duro-reply";
+/// Largest payload sent in [`ARGS_HEADER`] or [`REPLY_HEADER`]; larger ones use the body.
+/// Headers arrive with the request, so small calls skip two asynchronous body reads.
+pub const INLINE_LIMIT: usize = 2048;
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Encodes bytes as unpadded base64url, for [`ARGS_HEADER`] and [`REPLY_HEADER`].
+///
+/// ```
+/// assert_eq!(duro::wire::base64url_encode(b"duro?"), "ZHVybz8");
+/// assert_eq!(duro::wire::base64url_decode("ZHVybz8").unwrap(), b"duro?");
+/// ```
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Decodes unpadded base64url; a failure is a `bad_request`. Never panics.
+pub fn base64url_decode(text: &str) -> Result<Vec<u8>, Error> {
+    let bad = || Error::bad_request(format!("{ARGS_HEADER} is not base64url"));
+    let digits = text.as_bytes();
+    if digits.len() % 4 == 1 {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'-' => 62,
+                b'_' => 63,
+                _ => return Err(bad()),
+            };
+            n |= u32::from(v) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Ok(out)
+}
 
 /// The MessagePack body of a failed call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,7 +387,33 @@ mod tests {
         assert_eq!(r.unwrap_err().code(), ErrorCode::Overloaded);
     }
 
+    #[test]
+    fn base64url_known_values() {
+        for (raw, text) in [
+            (&b""[..], ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"\xff\xfe\xfd", "__79"),
+        ] {
+            assert_eq!(base64url_encode(raw), text);
+            assert_eq!(base64url_decode(text).unwrap(), raw);
+        }
+        assert!(base64url_decode("Z").is_err());
+        assert!(base64url_decode("Zm9v+").is_err());
+    }
+
     proptest! {
+        #[test]
+        fn base64url_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            prop_assert_eq!(base64url_decode(&base64url_encode(&bytes)).unwrap(), bytes);
+        }
+
+        #[test]
+        fn base64url_decoding_never_panics(text in ".{0,64}") {
+            let _ = base64url_decode(&text);
+        }
+
         #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode_args::<(i64,)>("m", &bytes);
