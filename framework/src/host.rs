@@ -378,18 +378,7 @@ impl<T: Object> Host<T> {
         if batch.is_empty() {
             return Ok(());
         }
-        let written = self
-            .storage
-            .write(
-                batch.puts.into_iter().collect(),
-                batch.deletes.into_iter().collect(),
-            )
-            .await;
-        if let Err(e) = written {
-            // The in-memory table may hold changes that did not land: reload it next time.
-            loaded.timers = None;
-            return Err(e.into());
-        }
+        self.write_batch(loaded, batch).await?;
         if changed {
             loaded.saved = body;
             loaded.chunks = chunks;
@@ -403,6 +392,22 @@ impl<T: Object> Host<T> {
             self.sync_alarm(loaded).await;
         }
         Ok(())
+    }
+
+    /// Writes `batch` atomically. On failure the in-memory timer table may hold changes
+    /// that did not land, so it is dropped and reloaded on next use.
+    async fn write_batch(&self, loaded: &mut Loaded<T>, batch: Batch) -> Result<()> {
+        let written = self
+            .storage
+            .write(
+                batch.puts.into_iter().collect(),
+                batch.deletes.into_iter().collect(),
+            )
+            .await;
+        if written.is_err() {
+            loaded.timers = None;
+        }
+        written
     }
 
     async fn table<'l>(&self, loaded: &'l mut Loaded<T>) -> Result<&'l mut Table> {
@@ -569,17 +574,7 @@ impl<T: Object> Host<T> {
                     };
                     table.insert(retry, &mut batch)?;
                 }
-                let written = self
-                    .storage
-                    .write(
-                        batch.puts.into_iter().collect(),
-                        batch.deletes.into_iter().collect(),
-                    )
-                    .await;
-                if let Err(e) = written {
-                    loaded.timers = None;
-                    return Err(e);
-                }
+                self.write_batch(loaded, batch).await?;
                 Ok(false)
             }
         }
