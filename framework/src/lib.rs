@@ -64,6 +64,7 @@ mod ctx;
 mod error;
 mod host;
 pub mod index;
+pub(crate) mod log;
 mod object;
 pub mod persist;
 pub mod storage;

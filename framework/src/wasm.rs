@@ -340,16 +340,21 @@ fn init_tracing(env: &Env) {
         let level = env
             .var("DURO_LOG")
             .ok()
-            .map(|v| v.to_string())
-            .and_then(|v| v.parse::<tracing::Level>().ok())
+            .and_then(|v| crate::log::parse_level(&v.to_string()))
             .unwrap_or(tracing::Level::WARN);
-        let config = tracing_wasm::WASMLayerConfigBuilder::new()
-            .set_max_level(level)
-            .set_report_logs_in_timings(false)
-            .set_console_config(tracing_wasm::ConsoleConfig::ReportWithoutConsoleColor)
-            .build();
-        tracing_wasm::set_as_global_default_with_config(config);
+        let console = crate::log::Console::new(level, console_line);
+        let _ = tracing::subscriber::set_global_default(console);
     });
+}
+
+fn console_line(level: tracing::Level, line: &str) {
+    use worker::worker_sys::web_sys::console;
+    let line = JsValue::from_str(line);
+    match level {
+        tracing::Level::ERROR => console::error_1(&line),
+        tracing::Level::WARN => console::warn_1(&line),
+        _ => console::log_1(&line),
+    }
 }
 
 /// The host behind an exported Durable Object class.

@@ -1,8 +1,7 @@
 //! The counter worker's HTTP API.
 
 use duro::{CallError, ErrorCode, Object};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
 use crate::{valid_name, Counter, CounterError};
@@ -30,26 +29,89 @@ const DEFAULT_LIST_LIMIT: usize = 100;
 
 /// Parses a JSON object body into `T` (serde would also take an array for a struct).
 fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)?;
-    if !value.is_object() {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
         return Err(serde::de::Error::custom("the body must be a JSON object"));
     }
-    serde_json::from_value(value)
+    serde_json::from_slice(bytes)
 }
 
-fn json_response(status: u16, body: serde_json::Value) -> Result<Response> {
-    Ok(Response::from_json(&body)?.with_status(status))
+fn json_response<T: Serialize + ?Sized>(status: u16, body: &T) -> Result<Response> {
+    json_text(status, serde_json::to_vec(body)?)
 }
 
-fn error(status: u16, code: &str, message: impl Into<String>) -> Result<Response> {
+/// The one non-generic place that makes a JSON response.
+fn json_text(status: u16, body: Vec<u8>) -> Result<Response> {
+    let resp = Response::from_bytes(body)?.with_status(status);
+    resp.headers().set("content-type", "application/json")?;
+    Ok(resp)
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+fn error(status: u16, code: &str, message: impl AsRef<str>) -> Result<Response> {
+    let error = ErrorDetail {
+        code,
+        message: message.as_ref(),
+    };
+    json_response(status, &ErrorBody { error })
+}
+
+#[derive(Serialize)]
+struct ValueBody {
+    value: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reset_at_ms: Option<u64>,
+}
+
+fn value(value: i64) -> Result<Response> {
     json_response(
-        status,
-        json!({ "error": { "code": code, "message": message.into() } }),
+        200,
+        &ValueBody {
+            value,
+            reset_at_ms: None,
+        },
     )
 }
 
-fn value(v: i64) -> Result<Response> {
-    json_response(200, json!({ "value": v }))
+#[derive(Serialize)]
+struct Home {
+    app: &'static str,
+    routes: [&'static str; 6],
+}
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    value: i64,
+    seq: u64,
+    published_at_ms: u64,
+}
+
+#[derive(Serialize)]
+struct ListBody<'a> {
+    counters: Vec<Listed<'a>>,
+    cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Deleted {
+    deleted: bool,
+}
+
+#[derive(Serialize)]
+struct Republished<'a, T: Serialize> {
+    republished: T,
+    cursor: Option<&'a str>,
 }
 
 fn call_error<E: std::fmt::Display>(e: CallError<E>) -> Result<Response> {
@@ -101,17 +163,17 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match (method.clone(), segments.as_slice()) {
         (Method::Get, [""]) => json_response(
             200,
-            json!({
-                "app": "duro counter",
-                "routes": [
+            &Home {
+                app: "duro counter",
+                routes: [
                     "POST /counters/<name>/add {\"by\": <i64>}",
                     "GET /counters/<name>",
                     "POST /counters/<name>/reset",
                     "POST /counters/<name>/reset-in {\"seconds\": <u64>}",
                     "DELETE /counters/<name>",
-                    "GET /counters?prefix=<p>&cursor=<c>&limit=<1-1000>"
-                ]
-            }),
+                    "GET /counters?prefix=<p>&cursor=<c>&limit=<1-1000>",
+                ],
+            },
         ),
         (_, ["counters", name, ..]) if !valid_name(name) => error(
             400,
@@ -142,7 +204,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         (Method::Get, ["counters"]) => list_counters(&req, &env, true).await,
         (Method::Delete, ["counters", name]) => match Counter::stub(&env, name)?.delete().await {
-            Ok(()) => json_response(200, json!({ "deleted": true })),
+            Ok(()) => json_response(200, &Deleted { deleted: true }),
             Err(e) => framework_error(e),
         },
         (Method::Get, ["counters", name]) => match Counter::stub(&env, name)?.get().await {
@@ -183,7 +245,13 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => return framework_error(e),
             };
             match counter.get().await {
-                Ok(v) => json_response(200, json!({ "value": v, "reset_at_ms": at })),
+                Ok(value) => json_response(
+                    200,
+                    &ValueBody {
+                        value,
+                        reset_at_ms: Some(at),
+                    },
+                ),
                 Err(e) => framework_error(e),
             }
         }
@@ -259,19 +327,21 @@ async fn list_counters(req: &Request, env: &Env, use_metadata: bool) -> Result<R
         Ok(page) => page,
         Err(e) => return framework_error(e.into()),
     };
-    let counters: Vec<serde_json::Value> = page
+    let counters = page
         .entries
         .iter()
-        .map(|e| {
-            json!({
-                "name": e.name,
-                "value": e.value.value,
-                "seq": e.seq,
-                "published_at_ms": e.published_at_ms(),
-            })
+        .map(|e| Listed {
+            name: &e.name,
+            value: e.value.value,
+            seq: e.seq,
+            published_at_ms: e.published_at_ms(),
         })
         .collect();
-    json_response(200, json!({ "counters": counters, "cursor": page.cursor }))
+    let body = ListBody {
+        counters,
+        cursor: page.cursor.as_deref(),
+    };
+    json_response(200, &body)
 }
 
 fn test_routes(env: &Env) -> bool {
@@ -307,7 +377,13 @@ async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Re
         }
         ["__test", "counters"] => list_counters(&req, env, false).await,
         ["__test", "republish", name] => match duro::index::republish::<Counter>(env, name).await {
-            Ok(()) => json_response(200, json!({ "republished": name })),
+            Ok(()) => json_response(
+                200,
+                &Republished {
+                    republished: name,
+                    cursor: None,
+                },
+            ),
             Err(e) => framework_error(e),
         },
         ["__test", "rebuild"] => {
@@ -321,7 +397,10 @@ async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Re
             match page {
                 Ok(page) => json_response(
                     200,
-                    json!({ "republished": page.names, "cursor": page.cursor }),
+                    &Republished {
+                        republished: &page.names,
+                        cursor: page.cursor.as_deref(),
+                    },
                 ),
                 Err(e) => framework_error(e),
             }
