@@ -1,9 +1,13 @@
-//! Workers KV through `worker::kv::KvStore`.
+//! Workers KV through the namespace binding's JavaScript methods (`get`, `put`, `delete`,
+//! `list`), called directly: metadata crosses as JSON text, so no generic JS value
+//! (de)serializer is linked into the worker.
 
 use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
-use worker::kv::KvStore;
+use worker::js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -12,41 +16,80 @@ use crate::kv::{Kv, KvSource, ListPage, ListedKey, LIST_LIMIT};
 /// A Workers KV namespace.
 #[derive(Debug, Clone)]
 pub struct WorkerKv {
-    store: KvStore,
+    ns: JsValue,
 }
 
 impl WorkerKv {
-    /// Wraps a namespace.
-    pub fn new(store: KvStore) -> Self {
-        WorkerKv { store }
-    }
-
-    /// The namespace bound as `binding` in `env`.
+    /// Wraps the namespace object bound as `binding` in `env`.
     pub fn from_env(env: &Env, binding: &str) -> Result<Self> {
-        env.kv(binding).map(WorkerKv::new).map_err(|e| {
-            Error::new(
+        let ns = Reflect::get(env, &JsValue::from_str(binding)).unwrap_or(JsValue::UNDEFINED);
+        let usable = ["get", "put", "delete", "list"]
+            .iter()
+            .all(|m| method(&ns, m).is_some());
+        if !usable {
+            return Err(Error::new(
                 ErrorKind::Binding,
                 format!(
-                    "no KV namespace bound as `{binding}` in this worker's env ({e}); add a \
+                    "no KV namespace bound as `{binding}` in this worker's env; add a \
                      [[kv_namespaces]] entry with binding = \"{binding}\" to wrangler.toml"
                 ),
-            )
-        })
+            ));
+        }
+        Ok(WorkerKv { ns })
     }
+
+    /// Calls `method` with `args` and awaits the promise it returns.
+    async fn call(
+        &self,
+        what: &str,
+        key: &str,
+        method_name: &str,
+        args: &Array,
+    ) -> Result<JsValue> {
+        let f = method(&self.ns, method_name)
+            .ok_or_else(|| kv_error(what, key, "the binding has no such method"))?;
+        let promise = f
+            .apply(&self.ns, args)
+            .map_err(|e| kv_error(what, key, text(&e)))?;
+        JsFuture::from(Promise::from(promise))
+            .await
+            .map_err(|e| kv_error(what, key, text(&e)))
+    }
+}
+
+fn method(ns: &JsValue, name: &str) -> Option<Function> {
+    if !ns.is_object() {
+        return None;
+    }
+    Reflect::get(ns, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+}
+
+fn text(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            Reflect::get(e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| "unknown JavaScript error".to_owned())
 }
 
 fn kv_error(what: &str, key: &str, e: impl core::fmt::Display) -> Error {
     Error::kv(format!("KV {what} of {key:?} failed: {e}"))
 }
 
+fn set(object: &Object, key: &str, value: &JsValue) {
+    // Setting a property of a plain object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
 impl Kv for WorkerKv {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>>> {
         Box::pin(async move {
-            self.store
-                .get(key)
-                .text()
-                .await
-                .map_err(|e| kv_error("get", key, e))
+            let args = Array::of2(&JsValue::from_str(key), &JsValue::from_str("text"));
+            Ok(self.call("get", key, "get", &args).await?.as_string())
         })
     }
 
@@ -57,25 +100,25 @@ impl Kv for WorkerKv {
         metadata: Option<serde_json::Value>,
     ) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut put = self
-                .store
-                .put(key, value.as_str())
-                .map_err(|e| kv_error("put", key, e))?;
+            let options = Object::new();
             if let Some(metadata) = metadata {
-                put = put
-                    .metadata(metadata)
-                    .map_err(|e| kv_error("put", key, e))?;
+                let json = serde_json::to_string(&metadata).map_err(|e| kv_error("put", key, e))?;
+                let parsed = JSON::parse(&json).map_err(|e| kv_error("put", key, text(&e)))?;
+                set(&options, "metadata", &parsed);
             }
-            put.execute().await.map_err(|e| kv_error("put", key, e))
+            let args = Array::of3(
+                &JsValue::from_str(key),
+                &JsValue::from_str(&value),
+                &options,
+            );
+            self.call("put", key, "put", &args).await.map(|_| ())
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.store
-                .delete(key)
-                .await
-                .map_err(|e| kv_error("delete", key, e))
+            let args = Array::of1(&JsValue::from_str(key));
+            self.call("delete", key, "delete", &args).await.map(|_| ())
         })
     }
 
@@ -86,34 +129,50 @@ impl Kv for WorkerKv {
         limit: usize,
     ) -> LocalBoxFuture<'a, Result<ListPage>> {
         Box::pin(async move {
-            let mut list = self
-                .store
-                .list()
-                .prefix(prefix.to_owned())
-                .limit(limit.clamp(1, LIST_LIMIT) as u64);
+            let options = Object::new();
+            set(&options, "prefix", &JsValue::from_str(prefix));
+            set(
+                &options,
+                "limit",
+                &JsValue::from_f64(limit.clamp(1, LIST_LIMIT) as f64),
+            );
             if let Some(cursor) = cursor {
-                list = list.cursor(cursor.to_owned());
+                set(&options, "cursor", &JsValue::from_str(cursor));
             }
-            let page = list
-                .execute()
-                .await
-                .map_err(|e| kv_error("list", prefix, e))?;
-            let cursor = if page.list_complete {
+            let page = self
+                .call("list", prefix, "list", &Array::of1(&options))
+                .await?;
+            let field = |v: &JsValue, name: &str| {
+                Reflect::get(v, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+            };
+            let complete = field(&page, "list_complete").as_bool().unwrap_or(true);
+            let cursor = if complete {
                 None
             } else {
-                page.cursor.filter(|c| !c.is_empty())
+                field(&page, "cursor").as_string().filter(|c| !c.is_empty())
             };
-            Ok(ListPage {
-                keys: page
-                    .keys
-                    .into_iter()
-                    .map(|k| ListedKey {
-                        name: k.name,
-                        metadata: k.metadata,
-                    })
-                    .collect(),
-                cursor,
-            })
+            let listed = field(&page, "keys");
+            if !Array::is_array(&listed) {
+                return Err(kv_error("list", prefix, "the reply has no `keys` array"));
+            }
+            let mut keys = Vec::new();
+            for k in Array::from(&listed).iter() {
+                let Some(name) = field(&k, "name").as_string() else {
+                    return Err(kv_error("list", prefix, "a listed key has no name"));
+                };
+                let meta = field(&k, "metadata");
+                let metadata = if meta.is_undefined() || meta.is_null() {
+                    None
+                } else {
+                    let json = JSON::stringify(&meta)
+                        .ok()
+                        .and_then(|s| s.as_string())
+                        .ok_or_else(|| kv_error("list", prefix, "unreadable metadata"))?;
+                    Some(serde_json::from_str(&json).map_err(|e| kv_error("list", prefix, e))?)
+                };
+                keys.push(ListedKey { name, metadata });
+            }
+            Ok(ListPage { keys, cursor })
         })
     }
 }
