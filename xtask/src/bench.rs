@@ -59,7 +59,7 @@ pub struct Plan {
     pub memory_concurrency: usize,
     /// Calls after which the wasm memory is read again, spread over 100 objects at c=64
     /// (cumulative).
-    pub spread_memory_calls: [u64; 2],
+    pub spread_memory_calls: [u64; 3],
 }
 
 impl Plan {
@@ -74,7 +74,7 @@ impl Plan {
             activations: 20,
             memory_calls: [1_000, 100_000],
             memory_concurrency: 8,
-            spread_memory_calls: [20_000, 40_000],
+            spread_memory_calls: [20_000, 40_000, 80_000],
         }
     }
 
@@ -89,7 +89,7 @@ impl Plan {
             activations: 10,
             memory_calls: [1_000, 10_000],
             memory_concurrency: 8,
-            spread_memory_calls: [3_000, 6_000],
+            spread_memory_calls: [3_000, 6_000, 9_000],
         }
     }
 }
@@ -669,8 +669,8 @@ fn measure_memory(
     let [small, large] = plan.memory_calls;
     step(format!(
         "memory and storage: {small} then {large} adds (c={}) to one object, then {small} reads, \
-         then {} and {} adds over 100 objects (c=64)",
-        plan.memory_concurrency, plan.spread_memory_calls[0], plan.spread_memory_calls[1]
+         then {:?} adds over 100 objects (c=64)",
+        plan.memory_concurrency, plan.spread_memory_calls
     ));
     for (i, (imp, server)) in impls.iter().zip(servers).enumerate() {
         let fig = &mut figures[i];

@@ -277,7 +277,7 @@ pub fn bars(results: &Results) -> Vec<Bar> {
     let spread = &f[0].memory.after_spread;
     let spread_first = spread.first().and_then(|(_, p)| *p);
     let spread_last = spread.last().and_then(|(_, p)| *p);
-    let [spread_small, spread_large] = results.plan.spread_memory_calls;
+    let [spread_small, _, spread_large] = results.plan.spread_memory_calls;
     let growth = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b as f64 - a as f64);
     let grown = [growth(first, last), growth(spread_first, spread_last)];
     bars.push(Bar {
