@@ -65,6 +65,7 @@ mod error;
 mod host;
 pub mod index;
 pub(crate) mod log;
+mod msgpack;
 mod object;
 pub mod persist;
 pub mod storage;

@@ -3,8 +3,9 @@
 //! A call is `POST /__duro/call/<method>` with the header `x-duro-protocol: 1`, the header
 //! `x-duro-object: <name>` and a MessagePack body holding the argument tuple. A success is
 //! `200` with the MessagePack result; a failure is the status of its [`ErrorCode`] with a
-//! MessagePack [`ErrorBody`]. Structs are encoded with field names (`to_vec_named`), so
-//! reordering fields is not a breaking change.
+//! MessagePack [`ErrorBody`]. Structs are encoded with field names (the bytes of
+//! `rmp_serde::to_vec_named`), so reordering fields is not a breaking change; decoders also
+//! take structs as arrays, as rmp-serde's does.
 //!
 //! Every decoder here returns an error for bad bytes and never panics; the property tests
 //! in this module and `tests/` feed them arbitrary input.
@@ -13,6 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CallError, Error, ErrorCode};
+use crate::msgpack;
+
+/// Why MessagePack bytes did not decode (or a value did not encode).
+pub use crate::msgpack::Error as MsgpackError;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: &str = "1";
@@ -137,7 +142,7 @@ impl Reply {
             retryable: f.error.is_retryable(),
         };
         // Encoding a struct of strings and bytes into a Vec cannot fail.
-        let body = rmp_serde::to_vec_named(&body).unwrap_or_default();
+        let body = msgpack::to_vec(&body).unwrap_or_default();
         Reply {
             status: f.error.code().status(),
             body,
@@ -223,27 +228,15 @@ fn truncate(s: &str) -> &str {
     }
 }
 
-/// Nesting limit for decoded values.
-const MAX_DEPTH: usize = 128;
-
 /// Encodes a value as MessagePack with field names.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    rmp_serde::to_vec_named(value).map_err(|e| Error::internal(format!("encoding failed: {e}")))
+    msgpack::to_vec(value).map_err(|e| Error::internal(format!("encoding failed: {e}")))
 }
 
-/// Decodes a value from MessagePack, rejecting trailing bytes. Never panics.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
-    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
-    // Deep nesting would exhaust the wasm stack long before rmp-serde's default of 1024.
-    de.set_max_depth(MAX_DEPTH);
-    let value = T::deserialize(&mut de)?;
-    let rest = bytes.len() as u64 - de.position();
-    if rest != 0 {
-        return Err(rmp_serde::decode::Error::Syntax(format!(
-            "{rest} trailing bytes after the value"
-        )));
-    }
-    Ok(value)
+/// Decodes a value from MessagePack, rejecting trailing bytes and nesting deeper than 128
+/// (deep nesting would exhaust the wasm stack). Never panics.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MsgpackError> {
+    msgpack::from_slice(bytes)
 }
 
 /// Decodes a method's argument tuple; a failure is a `bad_request` naming the method.
