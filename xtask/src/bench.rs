@@ -382,9 +382,43 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let state_root = state_root(disk, &scratch);
     note(format!("Durable Object state: {}", state_root.display()));
+    // Workers KV is a remote service in production: the KV stand-in runs in a workerd of
+    // its own, so that its work is not counted as the measured worker's.
+    let mut kv_date = None;
+    for imp in &impls {
+        let wrangler = imp.wrangler()?;
+        if !wrangler.kv_namespaces.is_empty() {
+            kv_date = Some(wrangler.compatibility_date);
+        }
+    }
+    let kv_server = match kv_date {
+        Some(date) => {
+            let prepared = workerd::prepare_kv(&scratch.join("kv"), &date)?;
+            let probe = Call {
+                method: "GET",
+                path: "/".to_owned(),
+                body: b"",
+            };
+            let server = Server::start(
+                &workerd,
+                &prepared,
+                &state_root.join("kv"),
+                &scratch.join("kv").join("workerd.log"),
+                &probe,
+            )?;
+            note(format!(
+                "KV stand-in: its own workerd on 127.0.0.1:{} (pid {})",
+                server.port,
+                server.pid()
+            ));
+            Some(server)
+        }
+        None => None,
+    };
+    let kv_port = kv_server.as_ref().map(|s| s.port);
     let mut figures = Vec::new();
     for imp in &mut impls {
-        imp.prepare(&scratch)?;
+        imp.prepare(&scratch, kv_port)?;
         let (sizes, wasm_code) = imp.sizes(&scratch)?;
         figures.push(Figures {
             sizes,
@@ -396,6 +430,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let environment = report::Environment::collect(&workerd, &plan, &state_root);
 
     let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures);
+    drop(kv_server);
     let _ = std::fs::remove_dir_all(&state_root);
     measured?;
     let results = Results {
@@ -506,7 +541,7 @@ impl Impl {
     }
 
     /// Copies the built modules and writes the workerd config under `scratch/<key>/`.
-    fn prepare(&mut self, scratch: &Path) -> Result<(), String> {
+    fn prepare(&mut self, scratch: &Path, kv_port: Option<u16>) -> Result<(), String> {
         let wrangler = self.wrangler()?;
         let main = self.dir.join(&wrangler.main);
         let mut modules = vec![Module {
@@ -528,8 +563,14 @@ impl Impl {
                 ));
             }
         }
-        let prepared =
-            workerd::prepare(&scratch.join(self.key), self.key, &wrangler, &modules, VARS)?;
+        let prepared = workerd::prepare(
+            &scratch.join(self.key),
+            self.key,
+            &wrangler,
+            &modules,
+            VARS,
+            kv_port,
+        )?;
         self.modules = modules;
         self.prepared = Some(prepared);
         Ok(())

@@ -25,7 +25,15 @@ bindings, `new_sqlite_classes` → `enableSql`, `[vars]`, plus `DURO_TEST_ROUTES
 stats route). Not in the path: wrangler and its Node.js dev proxy, miniflare's entry \
 worker and middleware, TLS, the inspector. The three processes run side by side, idle \
 while another is measured; the machine's cores are shared by workerd and the load \
-generator.";
+generator.
+
+Only duro's counter has a Workers KV binding (its `#[index]` publishes each counter's \
+summary, at most once per second per counter). KV is a remote service in production; \
+here an in-memory stand-in (`xtask/src/bench/kv.js`, the HTTP protocol workerd's KV \
+binding speaks) runs in a workerd process of its own, reached over 127.0.0.1. Its CPU \
+is not in duro's CPU per request, but it shares the machine's cores, so its work still \
+weighs on duro's requests/s. The publishing itself (a timer, the KV request, the \
+bookkeeping write) is duro's work and is counted.";
 
 /// Machine and tool versions.
 #[derive(Debug, Clone)]
