@@ -45,33 +45,6 @@ async fn wait(
     JsFuture::from(promise).await.map_err(|e| js_error(what, e))
 }
 
-/// Leaves storage writes to the output gate instead of awaiting them.
-///
-/// workerd holds every outgoing message of a Durable Object (its replies, its subrequests)
-/// until the writes issued before it are durable, and if a write fails it resets the
-/// object and drops those messages. So a reply is never seen unless the state it reports
-/// was saved, whether or not the turn waited for the write; not waiting saves a promise
-/// round trip per write and lets the next queued call start while SQLite commits. A write
-/// the platform refuses at once (a thrown error) is still returned as an error.
-fn gated(
-    what: &'static str,
-    promises: impl IntoIterator<Item = core::result::Result<js_sys::Promise, JsValue>>,
-) -> Result<()> {
-    thread_local! {
-        static IGNORE: worker::wasm_bindgen::closure::Closure<dyn FnMut(JsValue)> =
-            worker::wasm_bindgen::closure::Closure::new(|_: JsValue| {});
-    }
-    for promise in promises {
-        let promise = promise.map_err(|e| js_error(what, e))?;
-        // The rejection is the platform's to act on (it breaks the output gate); handling
-        // it here only keeps it from being reported as unhandled.
-        IGNORE.with(|ignore| {
-            let _ = promise.catch(ignore);
-        });
-    }
-    Ok(())
-}
-
 fn to_bytes(value: &JsValue) -> Vec<u8> {
     Uint8Array::new(value).to_vec()
 }
@@ -138,7 +111,12 @@ impl Storage for WorkerStorage {
             let keys = batch.iter().map(|k| JsValue::from_str(k)).collect();
             pending.push(self.raw.delete_multiple(keys));
         }
-        Box::pin(async move { gated("storage write", pending) })
+        Box::pin(async move {
+            for p in pending {
+                wait("storage write", p).await?;
+            }
+            Ok(())
+        })
     }
 
     fn list<'a>(
@@ -192,7 +170,10 @@ impl Storage for WorkerStorage {
             ),
             None => self.raw.delete_alarm(js_sys::Object::new()),
         };
-        Box::pin(async move { gated("setAlarm", [p]) })
+        Box::pin(async move {
+            wait("setAlarm", p).await?;
+            Ok(())
+        })
     }
 
     fn stats(&self) -> StorageStats {
