@@ -33,6 +33,8 @@ pub struct Worker {
     app_dir: PathBuf,
     persist_dir: PathBuf,
     test_routes: bool,
+    /// Extra `[vars]`, passed as `--var NAME:VALUE`.
+    vars: Vec<(String, String)>,
     /// The derived wrangler config and the logs of every start.
     scratch: TempDir,
     config: PathBuf,
@@ -52,6 +54,16 @@ impl Worker {
 
     /// Like [`Worker::start`], choosing whether the test-only routes are enabled.
     pub fn start_with(app_dir: &Path, persist_dir: &Path, test_routes: bool) -> Worker {
+        Worker::start_with_vars(app_dir, persist_dir, test_routes, &[])
+    }
+
+    /// Like [`Worker::start_with`], with extra `[vars]`.
+    pub fn start_with_vars(
+        app_dir: &Path,
+        persist_dir: &Path,
+        test_routes: bool,
+        vars: &[(&str, &str)],
+    ) -> Worker {
         let scratch = tempfile::Builder::new()
             .prefix("duro-e2e-wrangler-")
             .tempdir()
@@ -65,6 +77,10 @@ impl Worker {
             app_dir: app_dir.to_path_buf(),
             persist_dir: persist_dir.to_path_buf(),
             test_routes,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             scratch,
             config,
             child: None,
@@ -157,7 +173,9 @@ impl Worker {
             .arg(&self.persist_dir)
             .args([
                 "--log-level",
-                "warn",
+                // With extra vars (a log level, say) the worker's `console.log` lines are
+                // kept: wrangler prints them from its `log` level on.
+                if self.vars.is_empty() { "warn" } else { "log" },
                 "--show-interactive-dev-session=false",
             ])
             .stdin(Stdio::null())
@@ -167,6 +185,9 @@ impl Worker {
             .process_group(0);
         if self.test_routes {
             command.args(["--var", "DURO_TEST_ROUTES:1"]);
+        }
+        for (name, value) in &self.vars {
+            command.args(["--var", &format!("{name}:{value}")]);
         }
         let child = command
             .spawn()
@@ -225,6 +246,16 @@ impl Fixture {
     pub fn new(name: &str) -> Fixture {
         let state = fresh_state();
         let worker = Worker::start(&app(name), state.path());
+        Fixture {
+            worker,
+            _state: state,
+        }
+    }
+
+    /// The app `name` on a fresh state folder, test routes enabled, with extra `[vars]`.
+    pub fn with_vars(name: &str, vars: &[(&str, &str)]) -> Fixture {
+        let state = fresh_state();
+        let worker = Worker::start_with_vars(&app(name), state.path(), true, vars);
         Fixture {
             worker,
             _state: state,
