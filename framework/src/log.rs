@@ -50,9 +50,15 @@ thread_local! {
     static SPANS: RefCell<Spans> = RefCell::new(Spans::default());
 }
 
+/// The id given to a span opened while the table is in use (by a log call made from
+/// inside the subscriber, through some value's `Debug`): it names no slot, so the span is
+/// simply not shown.
+const UNTRACKED: u64 = u64::MAX;
+
 impl ThreadLocalSpans {
-    fn with<R>(&self, f: impl FnOnce(&mut Spans) -> R) -> R {
-        SPANS.with(|s| f(&mut s.borrow_mut()))
+    /// Runs `f` on the table, or returns `None` if the table is already in use.
+    fn with<R>(&self, f: impl FnOnce(&mut Spans) -> R) -> Option<R> {
+        SPANS.with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
     }
 }
 
@@ -126,30 +132,41 @@ impl Subscriber for Console {
             fields,
             refs: 1,
         };
-        self.spans.with(|s| {
-            let slot = match s.free.pop() {
-                Some(i) => {
-                    s.slots[i] = Some(data);
-                    i
-                }
-                None => {
-                    s.slots.push(Some(data));
-                    s.slots.len() - 1
-                }
-            };
-            Id::from_u64(slot as u64 + 1)
-        })
+        self.spans
+            .with(|s| {
+                let slot = match s.free.pop() {
+                    Some(i) => {
+                        s.slots[i] = Some(data);
+                        i
+                    }
+                    None => {
+                        s.slots.push(Some(data));
+                        s.slots.len() - 1
+                    }
+                };
+                Id::from_u64(slot as u64 + 1)
+            })
+            .unwrap_or_else(|| Id::from_u64(UNTRACKED))
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        self.spans.with(|s| {
+        // Formatted outside the table's borrow: a value's `Debug` may itself log.
+        let mut more = String::new();
+        values.record(&mut Fields {
+            out: &mut more,
+            message: None,
+        });
+        if more.is_empty() {
+            return;
+        }
+        let _ = self.spans.with(|s| {
             if let Some(Some(data)) = s.slots.get_mut(index(span)) {
-                values.record(&mut Fields {
-                    out: &mut data.fields,
-                    message: None,
-                });
+                if !data.fields.is_empty() {
+                    data.fields.push(' ');
+                }
+                data.fields.push_str(&more);
             }
-        })
+        });
     }
 
     fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
@@ -167,7 +184,7 @@ impl Subscriber for Console {
             line.push(' ');
             line.push_str(&fields);
         }
-        self.spans.with(|s| {
+        let _ = self.spans.with(|s| {
             for id in s.stack.iter().rev() {
                 if let Some(Some(span)) = s.slots.get(index(id)) {
                     let _ = write!(line, " in {}{{{}}}", span.name, span.fields);
@@ -178,19 +195,19 @@ impl Subscriber for Console {
     }
 
     fn enter(&self, span: &Id) {
-        self.spans.with(|s| s.stack.push(span.clone()));
+        let _ = self.spans.with(|s| s.stack.push(span.clone()));
     }
 
     fn exit(&self, span: &Id) {
-        self.spans.with(|s| {
+        let _ = self.spans.with(|s| {
             if let Some(at) = s.stack.iter().rposition(|id| id == span) {
                 s.stack.remove(at);
             }
-        })
+        });
     }
 
     fn clone_span(&self, span: &Id) -> Id {
-        self.spans.with(|s| {
+        let _ = self.spans.with(|s| {
             if let Some(Some(data)) = s.slots.get_mut(index(span)) {
                 data.refs += 1;
             }
@@ -199,26 +216,28 @@ impl Subscriber for Console {
     }
 
     fn try_close(&self, span: Id) -> bool {
-        self.spans.with(|s| {
-            let i = index(&span);
-            let closed = match s.slots.get_mut(i) {
-                Some(Some(data)) => {
-                    data.refs -= 1;
-                    data.refs == 0
+        self.spans
+            .with(|s| {
+                let i = index(&span);
+                let closed = match s.slots.get_mut(i) {
+                    Some(Some(data)) => {
+                        data.refs -= 1;
+                        data.refs == 0
+                    }
+                    _ => false,
+                };
+                if closed {
+                    s.slots[i] = None;
+                    s.free.push(i);
                 }
-                _ => false,
-            };
-            if closed {
-                s.slots[i] = None;
-                s.free.push(i);
-            }
-            closed
-        })
+                closed
+            })
+            .unwrap_or(false)
     }
 }
 
 fn index(id: &Id) -> usize {
-    (id.into_u64() - 1) as usize
+    usize::try_from(id.into_u64() - 1).unwrap_or(usize::MAX)
 }
 
 /// Parses a `DURO_LOG` value (`error`, `warn`, `info`, `debug`, `trace`, any case).
@@ -271,6 +290,46 @@ mod tests {
             ]
         );
         assert_eq!(lines[0].0, Level::ERROR);
+    }
+
+    /// A value whose `Debug` logs: formatting it must not re-enter the span table.
+    struct Chatty;
+
+    impl fmt::Debug for Chatty {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let inner = tracing::info_span!("inner", deep = 1);
+            let _e = inner.enter();
+            tracing::warn!("from inside Debug");
+            f.write_str("chatty")
+        }
+    }
+
+    fn reentrant_sink(_: Level, line: &str) {
+        REENTRANT.lock().unwrap().push(line.to_owned());
+    }
+
+    static REENTRANT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    #[test]
+    fn a_value_that_logs_while_being_formatted_does_not_break_the_subscriber() {
+        let console = Console::new(Level::INFO, reentrant_sink);
+        tracing::subscriber::with_default(console, || {
+            let span = tracing::info_span!("outer", v = tracing::field::Empty);
+            span.record("v", tracing::field::debug(&Chatty));
+            let _e = span.enter();
+            tracing::error!(value = ?Chatty, "outer event");
+        });
+        let lines = std::mem::take(&mut *REENTRANT.lock().unwrap());
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "ERROR duro::log::tests: outer event value=chatty in outer{v=chatty}"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("from inside Debug")),
+            "{lines:#?}"
+        );
     }
 
     #[test]
