@@ -26,13 +26,19 @@ use crate::setup;
 use crate::workspace::{self, display, note, root, since, step};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
+                         [--compare DIR]
 
   --quick      a shorter run (under two minutes after the builds) that writes to
                target/bench/ instead of docs/
   --no-build   use the existing builds in <app>/build/
   --disk       keep the Durable Object state on disk (target/bench/run/) instead of
                tmpfs (/dev/shm)
-  --out DIR    write benchmarks.md and benchmarks.json to DIR";
+  --out DIR    write benchmarks.md and benchmarks.json to DIR
+  --compare DIR
+               measure the worker built in DIR (its wrangler.toml and build/, for
+               example a copy of apps/counter built from other code) in the place of
+               the JavaScript baseline, side by side with duro and workers-rs; writes
+               to target/bench/ unless --out says otherwise";
 
 /// Variables every implementation gets: the stats route is a test route.
 const VARS: &[(&str, &str)] = &[("DURO_TEST_ROUTES", "1")];
@@ -206,6 +212,8 @@ pub struct Impl {
     pub rust: bool,
     pub modules: Vec<Module>,
     prepared: Option<Prepared>,
+    /// Measured as found in `dir/build/`, never built by this command.
+    prebuilt: bool,
 }
 
 /// Size of one shipped file, raw and gzip -9.
@@ -322,6 +330,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut build_first = true;
     let mut out = None;
     let mut disk = false;
+    let mut compare = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -329,6 +338,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--no-build" => build_first = false,
             "--disk" => disk = true,
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a folder")?)),
+            "--compare" => {
+                compare = Some(PathBuf::from(
+                    args.next().ok_or("--compare needs a worker folder")?,
+                ))
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -338,7 +352,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let plan = if quick { Plan::quick() } else { Plan::full() };
     let out = out.unwrap_or_else(|| {
-        if quick {
+        if quick || compare.is_some() {
             root().join("target").join("bench")
         } else {
             root().join("docs")
@@ -361,9 +375,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
             false,
         ),
     ];
+    if let Some(dir) = compare {
+        let dir =
+            std::fs::canonicalize(&dir).map_err(|e| format!("--compare {}: {e}", display(&dir)))?;
+        let rust = build::wasm_path(&dir).is_file();
+        let label = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "compared".to_owned());
+        // The compared worker is measured as it is: it is never built here.
+        impls[2] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
+        impls[2].prebuilt = true;
+    }
     if build_first {
         let tools = setup::ensure()?;
-        for imp in impls.iter().filter(|i| i.rust) {
+        for imp in impls.iter().filter(|i| i.rust && !i.prebuilt) {
             build::build(&tools, &imp.dir, Profile::Release)?;
         }
     }
@@ -530,6 +556,7 @@ impl Impl {
             rust,
             modules: Vec::new(),
             prepared: None,
+            prebuilt: false,
         }
     }
 

@@ -244,7 +244,8 @@ pub fn bars(results: &Results) -> Vec<Bar> {
             continue;
         };
         let label = SCENARIOS[s].label();
-        for (other, limit, name) in [(1, 1.0, "workers-rs"), (2, 0.9, "JavaScript")] {
+        let labels = [results.impls[1].label, results.impls[2].label];
+        for (other, limit, name) in [(1, 1.0, labels[0]), (2, 0.9, labels[1])] {
             let r = rps_ratio(f, other, s);
             bars.push(Bar {
                 name: format!("req/s duro / {name} ≥ {limit:.1} ({label})"),
