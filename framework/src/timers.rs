@@ -221,7 +221,9 @@ pub(crate) enum Op {
 /// The in-memory copy of the timer table.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    by_key: BTreeMap<String, Entry>,
+    /// Boxed: a B-tree leaf holds room for eleven values, and most tables hold one or two
+    /// timers, so unboxed entries cost every object about 2 KiB of wasm memory.
+    by_key: BTreeMap<String, Box<Entry>>,
     key_of: HashMap<String, String>,
 }
 
@@ -255,7 +257,7 @@ impl Table {
             let entry: Entry = wire::decode(&value)
                 .map_err(|e| Error::internal(format!("stored timer {key} does not decode: {e}")))?;
             table.key_of.insert(entry.id.clone(), key.clone());
-            table.by_key.insert(key, entry);
+            table.by_key.insert(key, Box::new(entry));
         }
         Ok(table)
     }
@@ -269,13 +271,17 @@ impl Table {
     }
 
     pub fn first_due(&self, now: u64) -> Option<&Entry> {
-        self.by_key.values().next().filter(|e| e.due_ms <= now)
+        self.by_key
+            .values()
+            .next()
+            .map(|e| &**e)
+            .filter(|e| e.due_ms <= now)
     }
 
     pub fn remove(&mut self, id: &str, batch: &mut Batch) -> Option<Entry> {
         let key = self.key_of.remove(id)?;
         batch.delete(key.clone());
-        self.by_key.remove(&key)
+        self.by_key.remove(&key).map(|e| *e)
     }
 
     pub fn insert(&mut self, entry: Entry, batch: &mut Batch) -> Result<()> {
@@ -283,7 +289,7 @@ impl Table {
         let key = entry.key();
         batch.put(key.clone(), wire::encode(&entry)?);
         self.key_of.insert(entry.id.clone(), key.clone());
-        self.by_key.insert(key, entry);
+        self.by_key.insert(key, Box::new(entry));
         Ok(())
     }
 
@@ -390,7 +396,7 @@ impl<'a> Timers<'a> {
             .by_key
             .values()
             .filter(|e| !e.is_internal())
-            .map(Entry::info)
+            .map(|e| e.info())
             .collect())
     }
 

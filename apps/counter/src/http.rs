@@ -202,7 +202,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => call_error(e),
             }
         }
-        (Method::Get, ["counters"]) => list_counters(&req, &env, true).await,
+        // Boxed: the hot add/get path should not carry the (larger) state of the list
+        // and test routes in every request's future.
+        (Method::Get, ["counters"]) => Box::pin(list_counters(&req, &env, true)).await,
         (Method::Delete, ["counters", name]) => match Counter::stub(&env, name)?.delete().await {
             Ok(()) => json_response(200, &Deleted { deleted: true }),
             Err(e) => framework_error(e),
@@ -262,7 +264,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             "method_not_allowed",
             format!("{method:?} is not allowed on {path}"),
         ),
-        (_, ["__test", ..]) if test_routes(&env) => test_route(req, &env, &segments).await,
+        (_, ["__test", ..]) if test_routes(&env) => {
+            Box::pin(test_route(req, &env, &segments)).await
+        }
         _ => error(404, "not_found", format!("no route for {method:?} {path}")),
     }
 }
