@@ -411,9 +411,7 @@ async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Re
         }
         ["__test", "stats", name] => {
             let json = duro::object_stats::<Counter>(env, name).await?;
-            let resp = Response::ok(json)?;
-            resp.headers().set("content-type", "application/json")?;
-            Ok(resp)
+            json_text(200, json.into_bytes())
         }
         _ => error(404, "not_found", "no such test route"),
     }

@@ -17,38 +17,41 @@ use crate::kv::{Kv, KvSource, ListPage, ListedKey, LIST_LIMIT};
 #[derive(Debug, Clone)]
 pub struct WorkerKv {
     ns: JsValue,
+    /// The binding's `get`, `put`, `delete` and `list`, looked up once.
+    methods: [Function; 4],
 }
+
+const GET: usize = 0;
+const PUT: usize = 1;
+const DELETE: usize = 2;
+const LIST: usize = 3;
+const METHODS: [&str; 4] = ["get", "put", "delete", "list"];
 
 impl WorkerKv {
     /// Wraps the namespace object bound as `binding` in `env`.
     pub fn from_env(env: &Env, binding: &str) -> Result<Self> {
         let ns = Reflect::get(env, &JsValue::from_str(binding)).unwrap_or(JsValue::UNDEFINED);
-        let usable = ["get", "put", "delete", "list"]
-            .iter()
-            .all(|m| method(&ns, m).is_some());
-        if !usable {
-            return Err(Error::new(
+        let [get, put, delete, list] = METHODS.map(|m| method(&ns, m));
+        match (get, put, delete, list) {
+            (Some(get), Some(put), Some(delete), Some(list)) => Ok(WorkerKv {
+                ns,
+                methods: [get, put, delete, list],
+            }),
+            _ => Err(Error::new(
                 ErrorKind::Binding,
                 format!(
                     "no KV namespace bound as `{binding}` in this worker's env; add a \
                      [[kv_namespaces]] entry with binding = \"{binding}\" to wrangler.toml"
                 ),
-            ));
+            )),
         }
-        Ok(WorkerKv { ns })
     }
 
-    /// Calls `method` with `args` and awaits the promise it returns.
-    async fn call(
-        &self,
-        what: &str,
-        key: &str,
-        method_name: &str,
-        args: &Array,
-    ) -> Result<JsValue> {
-        let f = method(&self.ns, method_name)
-            .ok_or_else(|| kv_error(what, key, "the binding has no such method"))?;
-        let promise = f
+    /// Calls the binding's method `which` (one of [`METHODS`]) with `args` and awaits the
+    /// promise it returns.
+    async fn call(&self, which: usize, key: &str, args: &Array) -> Result<JsValue> {
+        let what = METHODS[which];
+        let promise = self.methods[which]
             .apply(&self.ns, args)
             .map_err(|e| kv_error(what, key, text(&e)))?;
         JsFuture::from(Promise::from(promise))
@@ -89,7 +92,7 @@ impl Kv for WorkerKv {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>>> {
         Box::pin(async move {
             let args = Array::of2(&JsValue::from_str(key), &JsValue::from_str("text"));
-            Ok(self.call("get", key, "get", &args).await?.as_string())
+            Ok(self.call(GET, key, &args).await?.as_string())
         })
     }
 
@@ -111,14 +114,14 @@ impl Kv for WorkerKv {
                 &JsValue::from_str(&value),
                 &options,
             );
-            self.call("put", key, "put", &args).await.map(|_| ())
+            self.call(PUT, key, &args).await.map(|_| ())
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let args = Array::of1(&JsValue::from_str(key));
-            self.call("delete", key, "delete", &args).await.map(|_| ())
+            self.call(DELETE, key, &args).await.map(|_| ())
         })
     }
 
@@ -139,9 +142,7 @@ impl Kv for WorkerKv {
             if let Some(cursor) = cursor {
                 set(&options, "cursor", &JsValue::from_str(cursor));
             }
-            let page = self
-                .call("list", prefix, "list", &Array::of1(&options))
-                .await?;
+            let page = self.call(LIST, prefix, &Array::of1(&options)).await?;
             let field = |v: &JsValue, name: &str| {
                 Reflect::get(v, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
             };
