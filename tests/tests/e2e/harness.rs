@@ -45,20 +45,11 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the worker in `app_dir` (built into `app_dir/build/`) with its state in
-    /// `persist_dir` and the test-only routes enabled (`DURO_TEST_ROUTES=1`).
+    /// `persist_dir`, the test-only routes enabled or not (`DURO_TEST_ROUTES=1`), and
+    /// extra `[vars]`.
     ///
     /// Panics, with wrangler's output, if the worker does not answer within a minute.
-    pub fn start(app_dir: &Path, persist_dir: &Path) -> Worker {
-        Worker::start_with(app_dir, persist_dir, true)
-    }
-
-    /// Like [`Worker::start`], choosing whether the test-only routes are enabled.
-    pub fn start_with(app_dir: &Path, persist_dir: &Path, test_routes: bool) -> Worker {
-        Worker::start_with_vars(app_dir, persist_dir, test_routes, &[])
-    }
-
-    /// Like [`Worker::start_with`], with extra `[vars]`.
-    pub fn start_with_vars(
+    pub fn start(
         app_dir: &Path,
         persist_dir: &Path,
         test_routes: bool,
@@ -244,28 +235,22 @@ pub struct Fixture {
 impl Fixture {
     /// The app `name` on a fresh state folder, test routes enabled.
     pub fn new(name: &str) -> Fixture {
-        let state = fresh_state();
-        let worker = Worker::start(&app(name), state.path());
-        Fixture {
-            worker,
-            _state: state,
-        }
+        Fixture::start(name, true, &[])
     }
 
     /// The app `name` on a fresh state folder, test routes enabled, with extra `[vars]`.
     pub fn with_vars(name: &str, vars: &[(&str, &str)]) -> Fixture {
-        let state = fresh_state();
-        let worker = Worker::start_with_vars(&app(name), state.path(), true, vars);
-        Fixture {
-            worker,
-            _state: state,
-        }
+        Fixture::start(name, true, vars)
     }
 
     /// The app `name` on a fresh state folder.
     pub fn with_test_routes(name: &str, test_routes: bool) -> Fixture {
+        Fixture::start(name, test_routes, &[])
+    }
+
+    fn start(name: &str, test_routes: bool, vars: &[(&str, &str)]) -> Fixture {
         let state = fresh_state();
-        let worker = Worker::start_with(&app(name), state.path(), test_routes);
+        let worker = Worker::start(&app(name), state.path(), test_routes, vars);
         Fixture {
             worker,
             _state: state,
