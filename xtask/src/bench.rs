@@ -26,7 +26,7 @@ use crate::setup;
 use crate::workspace::{self, display, note, root, since, step};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
-                         [--compare DIR]
+                         [--compare DIR] [--rounds N]
 
   --quick      a shorter run (under two minutes after the builds) that writes to
                target/bench/ instead of docs/
@@ -34,6 +34,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [-
   --disk       keep the Durable Object state on disk (target/bench/run/) instead of
                tmpfs (/dev/shm)
   --out DIR    write benchmarks.md and benchmarks.json to DIR
+  --rounds N   measure each throughput scenario N times (full: 5, quick: 2)
   --compare DIR
                measure the worker built in DIR (its wrangler.toml and build/, for
                example a copy of apps/counter built from other code) in the place of
@@ -331,6 +332,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut out = None;
     let mut disk = false;
     let mut compare = None;
+    let mut rounds = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -343,6 +345,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     args.next().ok_or("--compare needs a worker folder")?,
                 ))
             }
+            "--rounds" => {
+                let n = args.next().ok_or("--rounds needs a number")?;
+                match n.parse::<usize>() {
+                    Ok(n) if n > 0 => rounds = Some(n),
+                    _ => {
+                        return Err(format!(
+                            "--rounds {n}: expected a number of rounds, 1 or more"
+                        ))
+                    }
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -350,7 +363,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let mut plan = if quick { Plan::quick() } else { Plan::full() };
+    if let Some(rounds) = rounds {
+        plan.rounds = rounds;
+    }
     let out = out.unwrap_or_else(|| {
         if quick || compare.is_some() {
             root().join("target").join("bench")
