@@ -397,13 +397,7 @@ impl<T: Object> Host<T> {
     /// Writes `batch` atomically. On failure the in-memory timer table may hold changes
     /// that did not land, so it is dropped and reloaded on next use.
     async fn write_batch(&self, loaded: &mut Loaded<T>, batch: Batch) -> Result<()> {
-        let written = self
-            .storage
-            .write(
-                batch.puts.into_iter().collect(),
-                batch.deletes.into_iter().collect(),
-            )
-            .await;
+        let written = self.storage.write(batch.puts, batch.deletes).await;
         if written.is_err() {
             loaded.timers = None;
         }

@@ -92,6 +92,21 @@ impl Visit for Fields<'_> {
         let _ = write!(self.out, "{}={value:?}", field.name());
     }
 
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // serde_json's float writer is already in every worker; core's `f64` formatting
+        // would add about 17 KB of wasm for the rare float field.
+        let text = if value.is_finite() {
+            serde_json::to_string(&value).unwrap_or_default()
+        } else if value.is_nan() {
+            "NaN".to_owned()
+        } else if value > 0.0 {
+            "inf".to_owned()
+        } else {
+            "-inf".to_owned()
+        };
+        self.record_debug(field, &format_args!("{text}"))
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
         // Strings read better unquoted in a message, quoted in a field.
         if field.name() == "message" {
@@ -272,7 +287,14 @@ mod tests {
                 tracing::error!(error = %"boom", "duro call failed");
                 tracing::debug!("not written");
             }
-            tracing::warn!(attempts = 3, "outside");
+            tracing::warn!(
+                attempts = 3,
+                ratio = 1.5,
+                whole = 2.0,
+                nan = f64::NAN,
+                low = f64::NEG_INFINITY,
+                "outside"
+            );
             drop(span);
             // Slots are reused once spans close.
             let again = tracing::info_span!("second");
@@ -285,7 +307,7 @@ mod tests {
             text,
             [
                 "ERROR duro::log::tests: duro call failed error=boom in duro.call{object=\"a\" method=\"add\" outcome=\"internal\"}",
-                "WARN duro::log::tests: outside attempts=3",
+                "WARN duro::log::tests: outside attempts=3 ratio=1.5 whole=2.0 nan=NaN low=-inf",
                 "INFO duro::log::tests: inside again in second{}",
             ]
         );

@@ -61,7 +61,6 @@
 //!   immediately for the rest, which keeps each invocation well inside the CPU budget.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -218,31 +217,37 @@ pub(crate) enum Op {
     Cancel(String),
 }
 
-/// The in-memory copy of the timer table.
+/// The in-memory copy of the timer table: entries sorted by storage key (due time, then
+/// id). A plain sorted vector: most tables hold one or two timers, and a B-tree and a hash
+/// index would cost every worker about 15 KB of wasm for them.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    /// Boxed: a B-tree leaf holds room for eleven values, and most tables hold one or two
-    /// timers, so unboxed entries cost every object about 2 KiB of wasm memory.
-    by_key: BTreeMap<String, Box<Entry>>,
-    key_of: HashMap<String, String>,
+    /// `(storage key, entry)`, sorted by key. Entries are boxed so that moving one is cheap.
+    entries: Vec<(String, Box<Entry>)>,
 }
 
-/// Storage changes, merged so that a key is either put or deleted.
+/// Storage changes, merged so that a key is either put or deleted (the last change to a
+/// key wins).
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    pub puts: BTreeMap<String, Vec<u8>>,
-    pub deletes: BTreeSet<String>,
+    pub puts: Vec<(String, Vec<u8>)>,
+    pub deletes: Vec<String>,
 }
 
 impl Batch {
     pub fn put(&mut self, key: String, value: Vec<u8>) {
-        self.deletes.remove(&key);
-        self.puts.insert(key, value);
+        self.deletes.retain(|k| *k != key);
+        match self.puts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.puts.push((key, value)),
+        }
     }
 
     pub fn delete(&mut self, key: String) {
-        self.puts.remove(&key);
-        self.deletes.insert(key);
+        self.puts.retain(|(k, _)| *k != key);
+        if !self.deletes.contains(&key) {
+            self.deletes.push(key);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -252,44 +257,52 @@ impl Batch {
 
 impl Table {
     pub async fn load(storage: &dyn Storage) -> Result<Table> {
-        let mut table = Table::default();
+        let mut entries = Vec::new();
+        // `list` returns keys in order, so the vector is sorted.
         for (key, value) in storage.list(TIMER_PREFIX, None).await? {
             let entry: Entry = wire::decode(&value)
                 .map_err(|e| Error::internal(format!("stored timer {key} does not decode: {e}")))?;
-            table.key_of.insert(entry.id.clone(), key.clone());
-            table.by_key.insert(key, Box::new(entry));
+            entries.push((key, Box::new(entry)));
         }
-        Ok(table)
+        Ok(Table { entries })
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.entries.iter().position(|(_, e)| e.id == id)
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.key_of.contains_key(id)
+        self.position(id).is_some()
+    }
+
+    /// The entries in due order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().map(|(_, e)| &**e)
     }
 
     pub fn earliest(&self) -> Option<u64> {
-        self.by_key.values().next().map(|e| e.due_ms)
+        self.entries.first().map(|(_, e)| e.due_ms)
     }
 
     pub fn first_due(&self, now: u64) -> Option<&Entry> {
-        self.by_key
-            .values()
-            .next()
-            .map(|e| &**e)
+        self.entries
+            .first()
+            .map(|(_, e)| &**e)
             .filter(|e| e.due_ms <= now)
     }
 
     pub fn remove(&mut self, id: &str, batch: &mut Batch) -> Option<Entry> {
-        let key = self.key_of.remove(id)?;
-        batch.delete(key.clone());
-        self.by_key.remove(&key).map(|e| *e)
+        let (key, entry) = self.entries.remove(self.position(id)?);
+        batch.delete(key);
+        Some(*entry)
     }
 
     pub fn insert(&mut self, entry: Entry, batch: &mut Batch) -> Result<()> {
         self.remove(&entry.id, batch);
         let key = entry.key();
         batch.put(key.clone(), wire::encode(&entry)?);
-        self.key_of.insert(entry.id.clone(), key.clone());
-        self.by_key.insert(key, Box::new(entry));
+        let at = self.entries.partition_point(|(k, _)| *k < key);
+        self.entries.insert(at, (key, Box::new(entry)));
         Ok(())
     }
 
@@ -393,8 +406,7 @@ impl<'a> Timers<'a> {
         let mut table = Table::load(self.ctx.storage()).await?;
         table.apply(self.ctx.timer_ops(), &mut Batch::default())?;
         Ok(table
-            .by_key
-            .values()
+            .entries()
             .filter(|e| !e.is_internal())
             .map(|e| e.info())
             .collect())
@@ -528,7 +540,114 @@ mod tests {
         b.delete("a".into());
         b.delete("b".into());
         b.put("b".into(), vec![2]);
-        assert_eq!(b.puts.keys().collect::<Vec<_>>(), vec!["b"]);
-        assert_eq!(b.deletes.iter().collect::<Vec<_>>(), vec!["a"]);
+        b.put("c".into(), vec![3]);
+        b.put("c".into(), vec![4]);
+        b.delete("d".into());
+        b.delete("d".into());
+        assert_eq!(b.puts, vec![("b".into(), vec![2]), ("c".into(), vec![4])]);
+        assert_eq!(b.deletes, vec!["a".to_owned(), "d".to_owned()]);
+    }
+
+    mod model {
+        //! `Batch` and `Table` against `BTreeMap` models.
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use super::entry;
+
+        #[derive(Debug, Clone)]
+        enum BatchOp {
+            Put(u8, u8),
+            Delete(u8),
+        }
+
+        fn batch_op() -> impl Strategy<Value = BatchOp> {
+            prop_oneof![
+                (0u8..6, any::<u8>()).prop_map(|(k, v)| BatchOp::Put(k, v)),
+                (0u8..6).prop_map(BatchOp::Delete),
+            ]
+        }
+
+        #[derive(Debug, Clone)]
+        enum TableOp {
+            Insert(u8, u64),
+            Remove(u8),
+        }
+
+        fn table_op() -> impl Strategy<Value = TableOp> {
+            prop_oneof![
+                (0u8..8, 0u64..20).prop_map(|(id, due)| TableOp::Insert(id, due)),
+                (0u8..8).prop_map(TableOp::Remove),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn a_batch_keeps_the_last_change_of_each_key(ops in proptest::collection::vec(batch_op(), 0..40)) {
+                let mut batch = Batch::default();
+                let mut puts = BTreeMap::new();
+                let mut deletes = BTreeSet::new();
+                for op in ops {
+                    match op {
+                        BatchOp::Put(k, v) => {
+                            batch.put(k.to_string(), vec![v]);
+                            deletes.remove(&k.to_string());
+                            puts.insert(k.to_string(), vec![v]);
+                        }
+                        BatchOp::Delete(k) => {
+                            batch.delete(k.to_string());
+                            puts.remove(&k.to_string());
+                            deletes.insert(k.to_string());
+                        }
+                    }
+                }
+                let got_puts: BTreeMap<_, _> = batch.puts.iter().cloned().collect();
+                let got_deletes: BTreeSet<_> = batch.deletes.iter().cloned().collect();
+                prop_assert_eq!(got_puts.len(), batch.puts.len(), "a key put twice");
+                prop_assert_eq!(got_deletes.len(), batch.deletes.len(), "a key deleted twice");
+                prop_assert_eq!(got_puts, puts);
+                prop_assert_eq!(got_deletes, deletes);
+            }
+
+            #[test]
+            fn a_table_stays_in_due_order_with_one_entry_per_id(ops in proptest::collection::vec(table_op(), 0..40)) {
+                let mut table = Table::default();
+                let mut batch = Batch::default();
+                let mut model: BTreeMap<String, Entry> = BTreeMap::new();
+                for op in ops {
+                    match op {
+                        TableOp::Insert(id, due) => {
+                            let e = Entry { id: format!("t{id}"), ..entry(1_000 + due, None) };
+                            table.insert(e.clone(), &mut batch).unwrap();
+                            model.retain(|_, m| m.id != e.id);
+                            model.insert(e.key(), e);
+                        }
+                        TableOp::Remove(id) => {
+                            let id = format!("t{id}");
+                            let removed = table.remove(&id, &mut batch).map(|e| e.key());
+                            let key = model.iter().find(|(_, m)| m.id == id).map(|(k, _)| k.clone());
+                            prop_assert_eq!(&removed, &key);
+                            if let Some(key) = key {
+                                model.remove(&key);
+                            }
+                        }
+                    }
+                    let got: Vec<String> = table.entries().map(Entry::key).collect();
+                    let want: Vec<String> = model.keys().cloned().collect();
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(table.earliest(), model.values().next().map(|e| e.due_ms));
+                    for id in 0..8 {
+                        let id = format!("t{id}");
+                        prop_assert_eq!(table.contains(&id), model.values().any(|m| m.id == id));
+                    }
+                }
+                // The batch ends as the table: every stored key put, every removed one deleted.
+                let stored: BTreeSet<String> = model.keys().cloned().collect();
+                let put: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect();
+                prop_assert_eq!(put, stored);
+            }
+        }
     }
 }

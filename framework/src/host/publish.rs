@@ -186,13 +186,7 @@ impl<T: Object> Host<T> {
         if batch.is_empty() {
             return Ok(());
         }
-        let written = self
-            .storage
-            .write(
-                batch.puts.into_iter().collect(),
-                batch.deletes.into_iter().collect(),
-            )
-            .await;
+        let written = self.storage.write(batch.puts, batch.deletes).await;
         if written.is_err() {
             loaded.timers = None;
         }
