@@ -14,8 +14,8 @@ pub const LIST_LIMIT: usize = 1000;
 pub struct ListedKey {
     /// The full key.
     pub name: String,
-    /// The metadata of the key's current value, if it has any.
-    pub metadata: Option<serde_json::Value>,
+    /// The metadata of the key's current value as JSON text, if it has any.
+    pub metadata: Option<String>,
 }
 
 /// One page of a `list`.
@@ -36,12 +36,12 @@ pub trait Kv {
     /// The value of `key`, if it has one.
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>>>;
 
-    /// Writes `value` with optional JSON `metadata` (at most 1024 bytes once serialized).
+    /// Writes `value` with optional `metadata`: JSON text of at most 1024 bytes.
     fn put<'a>(
         &'a self,
         key: &'a str,
         value: String,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<String>,
     ) -> LocalBoxFuture<'a, Result<()>>;
 
     /// Removes `key`. Removing a missing key succeeds.

@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
-use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::kv::{Kv, ListPage, ListedKey, LIST_LIMIT};
@@ -44,7 +43,7 @@ pub struct KvWrite {
 struct Version {
     at_ms: u64,
     /// `None`: deleted.
-    value: Option<(String, Option<Value>)>,
+    value: Option<(String, Option<String>)>,
 }
 
 /// An in-memory KV namespace for tests, on a clock it is given (the test env's).
@@ -158,8 +157,8 @@ impl MemoryKv {
         version.value.as_ref().map(|(v, _)| v.clone())
     }
 
-    /// The latest metadata of `key`, ignoring the propagation delay.
-    pub fn latest_metadata(&self, key: &str) -> Option<Value> {
+    /// The latest metadata (JSON text) of `key`, ignoring the propagation delay.
+    pub fn latest_metadata(&self, key: &str) -> Option<String> {
         let keys = self.keys.borrow();
         let version = keys.get(key)?.last()?;
         version.value.as_ref().and_then(|(_, m)| m.clone())
@@ -186,7 +185,7 @@ impl MemoryKv {
         (self.clock)().saturating_sub(self.delay_ms.get())
     }
 
-    fn visible(versions: &[Version], at: u64) -> Option<&(String, Option<Value>)> {
+    fn visible(versions: &[Version], at: u64) -> Option<&(String, Option<String>)> {
         versions
             .iter()
             .rev()
@@ -194,7 +193,7 @@ impl MemoryKv {
             .and_then(|v| v.value.as_ref())
     }
 
-    fn write(&self, key: &str, value: Option<(String, Option<Value>)>) -> Result<()> {
+    fn write(&self, key: &str, value: Option<(String, Option<String>)>) -> Result<()> {
         let failing = self.failing_writes.get();
         if failing > 0 {
             self.failing_writes.set(failing - 1);
@@ -238,15 +237,18 @@ impl Kv for MemoryKv {
         &'a self,
         key: &'a str,
         value: String,
-        metadata: Option<Value>,
+        metadata: Option<String>,
     ) -> LocalBoxFuture<'a, Result<()>> {
         self.bump(|s| s.puts += 1);
         let polls = self.write_polls.get();
         Box::pin(async move {
             Polls(polls).await;
             match &metadata {
-                Some(m) if serde_json::to_string(m).map_or(true, |s| s.len() > 1024) => {
+                Some(m) if m.len() > 1024 => {
                     Err(Error::kv(format!("metadata of {key:?} is over 1024 bytes")))
+                }
+                Some(m) if serde_json::from_str::<serde::de::IgnoredAny>(m).is_err() => {
+                    Err(Error::kv(format!("metadata of {key:?} is not JSON")))
                 }
                 _ => self.write(key, Some((value, metadata))),
             }
@@ -361,12 +363,12 @@ mod tests {
     fn lists_page_by_cursor_within_the_prefix() {
         let (_, kv) = store();
         for k in ["i/a", "i/b", "i/c", "i/d", "j/a", "h/z"] {
-            run(kv.put(k, "v".into(), Some(serde_json::json!({"k": k})))).unwrap();
+            run(kv.put(k, "v".into(), Some(format!(r#"{{"k":"{k}"}}"#)))).unwrap();
         }
         let p1 = run(kv.list("i/", None, 3)).unwrap();
         let names: Vec<&str> = p1.keys.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["i/a", "i/b", "i/c"]);
-        assert_eq!(p1.keys[0].metadata, Some(serde_json::json!({"k": "i/a"})));
+        assert_eq!(p1.keys[0].metadata.as_deref(), Some(r#"{"k":"i/a"}"#));
         let p2 = run(kv.list("i/", p1.cursor.as_deref(), 3)).unwrap();
         let names: Vec<&str> = p2.keys.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["i/d"]);
@@ -380,8 +382,9 @@ mod tests {
         let (_, kv) = store();
         kv.fail_next_writes(1);
         assert!(run(kv.put("a", "1".into(), None)).is_err());
-        let big = serde_json::json!({"v": "x".repeat(1100)});
+        let big = format!(r#"{{"v":"{}"}}"#, "x".repeat(1100));
         assert!(run(kv.put("a", "1".into(), Some(big))).is_err());
+        assert!(run(kv.put("a", "1".into(), Some("{not json".into()))).is_err());
         assert_eq!(kv.latest("a"), None);
         run(kv.put("a", "1".into(), None)).unwrap();
         assert_eq!(kv.latest_keys(), ["a"]);

@@ -143,7 +143,7 @@ impl<T: DeserializeOwned> Index<T> {
             let name = key.name.strip_prefix(&self.prefix).unwrap_or(&key.name);
             let inline = if self.use_metadata {
                 key.metadata
-                    .as_ref()
+                    .as_deref()
                     .and_then(|m| record::decode_metadata::<T>(&key.name, m))
                     .transpose()?
             } else {

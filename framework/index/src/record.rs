@@ -10,9 +10,10 @@
 //! bytes (Workers KV's limit), so that `list` returns small projections without a `get`
 //! per key; otherwise the metadata is `{"seq":…,"at":…}` alone and readers fetch the value.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -26,8 +27,8 @@ pub const VALUE_LIMIT: usize = 25 * 1024 * 1024;
 pub struct Encoded {
     /// The KV value.
     pub value: String,
-    /// The KV metadata.
-    pub metadata: Value,
+    /// The KV metadata, JSON text.
+    pub metadata: String,
     /// Whether the metadata carries the projection (the `list` fast path).
     pub inline: bool,
 }
@@ -49,19 +50,21 @@ pub fn encode_projection<T: Serialize + ?Sized>(projection: &T) -> Result<Vec<u8
 /// use duro_index::record;
 /// let small = record::encode(3, 1_000, br#"{"value":7}"#).unwrap();
 /// assert_eq!(small.value, r#"{"seq":3,"at":1000,"v":{"value":7}}"#);
+/// assert_eq!(small.metadata, small.value);
 /// assert!(small.inline);
 /// let big = format!("\"{}\"", "x".repeat(2000));
 /// let big = record::encode(4, 1_000, big.as_bytes()).unwrap();
 /// assert!(!big.inline);
-/// assert_eq!(big.metadata, serde_json::json!({"seq": 4, "at": 1000}));
+/// assert_eq!(big.metadata, r#"{"seq":4,"at":1000}"#);
 /// ```
 pub fn encode(seq: u64, at_ms: u64, projection: &[u8]) -> Result<Encoded> {
-    let bad = |e: &dyn std::fmt::Display| {
+    let bad = |e: &dyn fmt::Display| {
         Error::new(
             ErrorKind::Encode,
             format!("the projection is not valid JSON: {e}"),
         )
     };
+    serde_json::from_slice::<IgnoredAny>(projection).map_err(|e| bad(&e))?;
     let text = std::str::from_utf8(projection).map_err(|e| bad(&e))?;
     let value = format!("{{\"seq\":{seq},\"at\":{at_ms},\"v\":{text}}}");
     if value.len() > VALUE_LIMIT {
@@ -73,19 +76,13 @@ pub fn encode(seq: u64, at_ms: u64, projection: &[u8]) -> Result<Encoded> {
             ),
         ));
     }
+    // The metadata is the value itself when it fits: compact JSON, as the platform
+    // serializes it (a projection with spaces is measured with them, which errs on the
+    // safe side).
     let (metadata, inline) = if value.len() <= METADATA_LIMIT {
-        let full: Value = serde_json::from_str(&value).map_err(|e| bad(&e))?;
-        // The limit applies to the metadata as the platform serializes it.
-        let size = serde_json::to_string(&full)
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
-        if size <= METADATA_LIMIT {
-            (full, true)
-        } else {
-            (header(seq, at_ms), false)
-        }
+        (value.clone(), true)
     } else {
-        (header(seq, at_ms), false)
+        (format!("{{\"seq\":{seq},\"at\":{at_ms}}}"), false)
     };
     Ok(Encoded {
         value,
@@ -94,23 +91,59 @@ pub fn encode(seq: u64, at_ms: u64, projection: &[u8]) -> Result<Encoded> {
     })
 }
 
-fn header(seq: u64, at_ms: u64) -> Value {
-    serde_json::json!({ "seq": seq, "at": at_ms })
-}
-
 /// One decoded version: `(seq, at_ms, projection)`.
 pub type Version<T> = (u64, u64, T);
 
 #[derive(Deserialize)]
 struct Wire<T> {
+    #[serde(deserialize_with = "js_u64")]
     seq: u64,
+    #[serde(deserialize_with = "js_u64")]
     at: u64,
     v: T,
 }
 
+/// The head of a metadata object: whether it carries the projection.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(deserialize_with = "js_u64")]
+    seq: u64,
+    #[serde(default, deserialize_with = "present")]
+    v: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A non-negative integer, also when it arrives as a float (JavaScript numbers).
+fn js_u64<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<u64, D::Error> {
+    struct Whole;
+    impl de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative whole number")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> core::result::Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> core::result::Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("a negative number"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> core::result::Result<u64, E> {
+            if v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 {
+                Ok(v as u64)
+            } else {
+                Err(E::custom("not a whole number"))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
 /// Decodes a KV value written by [`encode`].
 pub fn decode_value<T: DeserializeOwned>(key: &str, text: &str) -> Result<Version<T>> {
-    let wire: Wire<T> = serde_json::from_str(text).map_err(|e| {
+    let wire: Wire<T> = serde_json::from_slice(text.as_bytes()).map_err(|e| {
         Error::new(
             ErrorKind::Decode,
             format!("the index entry {key:?} does not decode: {e}"),
@@ -119,18 +152,19 @@ pub fn decode_value<T: DeserializeOwned>(key: &str, text: &str) -> Result<Versio
     Ok((wire.seq, wire.at, wire.v))
 }
 
-/// Decodes the projection carried in a key's metadata; `None` when the metadata does not
-/// carry it (a large projection, or a key written by something else).
+/// Decodes the projection carried in a key's metadata (JSON text); `None` when the
+/// metadata does not carry it (a large projection, or a key written by something else).
 pub fn decode_metadata<T: DeserializeOwned>(
     key: &str,
-    metadata: &Value,
+    metadata: &str,
 ) -> Option<Result<Version<T>>> {
-    let v = metadata.get("v")?;
-    let seq = number(metadata.get("seq")?)?;
-    let at = number(metadata.get("at")?)?;
+    let head: Head = serde_json::from_slice(metadata.as_bytes()).ok()?;
+    if !head.v {
+        return None;
+    }
     Some(
-        T::deserialize(v)
-            .map(|value| (seq, at, value))
+        serde_json::from_slice::<Wire<T>>(metadata.as_bytes())
+            .map(|w| (w.seq, w.at, w.v))
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Decode,
@@ -140,18 +174,11 @@ pub fn decode_metadata<T: DeserializeOwned>(
     )
 }
 
-/// The `seq` a key's metadata announces, if any.
-pub fn metadata_seq(metadata: &Value) -> Option<u64> {
-    number(metadata.get("seq")?)
-}
-
-/// A non-negative integer, also when it arrives as a float (JavaScript numbers).
-fn number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 9_007_199_254_740_991.0)
-            .map(|f| f as u64)
-    })
+/// The `seq` a key's metadata (JSON text) announces, if any.
+pub fn metadata_seq(metadata: &str) -> Option<u64> {
+    serde_json::from_slice::<Head>(metadata.as_bytes())
+        .ok()
+        .map(|h| h.seq)
 }
 
 #[cfg(test)]
@@ -195,10 +222,7 @@ mod tests {
         }
         let last = fits(n);
         assert!(last.inline);
-        assert_eq!(
-            serde_json::to_string(&last.metadata).unwrap().len(),
-            METADATA_LIMIT
-        );
+        assert_eq!(last.metadata.len(), METADATA_LIMIT);
         let over = fits(n + 1);
         assert!(!over.inline);
         assert!(decode_metadata::<Summary>("k", &over.metadata).is_none());
@@ -207,17 +231,27 @@ mod tests {
 
     #[test]
     fn javascript_numbers_decode() {
-        let meta = serde_json::json!({"seq": 4.0, "at": 1000.0, "v": {"value": 2, "label": ""}});
-        let (seq, at, _): Version<Summary> = decode_metadata("k", &meta).unwrap().unwrap();
+        let meta = r#"{"seq": 4.0, "at": 1000.0, "v": {"value": 2, "label": ""}}"#;
+        let (seq, at, _): Version<Summary> = decode_metadata("k", meta).unwrap().unwrap();
         assert_eq!((seq, at), (4, 1000));
+        assert!(decode_metadata::<Summary>("k", r#"{"seq": 4.5, "at": 1, "v": 1}"#).is_none());
+        assert!(decode_metadata::<Summary>("k", r#"{"seq": -1, "at": 1, "v": 1}"#).is_none());
+        assert_eq!(metadata_seq(r#"{"seq": 7.0, "at": 1}"#), Some(7));
     }
 
     #[test]
     fn bad_records_are_errors_not_panics() {
         assert!(decode_value::<Summary>("k", "not json").is_err());
         assert!(decode_value::<Summary>("k", r#"{"seq":1,"at":2,"v":3}"#).is_err());
-        let meta = serde_json::json!({"seq": 1, "at": 2, "v": "wrong"});
-        assert!(decode_metadata::<Summary>("k", &meta).unwrap().is_err());
+        let meta = r#"{"seq": 1, "at": 2, "v": "wrong"}"#;
+        assert!(decode_metadata::<Summary>("k", meta).unwrap().is_err());
+        // A `null` projection is carried, and decodes as whatever null decodes to.
+        let (_, _, unit): Version<Option<u8>> =
+            decode_metadata("k", r#"{"seq":1,"at":2,"v":null}"#)
+                .unwrap()
+                .unwrap();
+        assert_eq!(unit, None);
+        assert!(decode_metadata::<Summary>("k", "not json").is_none());
         assert!(encode(1, 2, &[0xff]).is_err());
         assert!(encode(1, 2, b"{nope").is_err());
     }

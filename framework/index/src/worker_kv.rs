@@ -100,12 +100,11 @@ impl Kv for WorkerKv {
         &'a self,
         key: &'a str,
         value: String,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<String>,
     ) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let options = Object::new();
-            if let Some(metadata) = metadata {
-                let json = serde_json::to_string(&metadata).map_err(|e| kv_error("put", key, e))?;
+            if let Some(json) = metadata {
                 let parsed = JSON::parse(&json).map_err(|e| kv_error("put", key, text(&e)))?;
                 set(&options, "metadata", &parsed);
             }
@@ -169,7 +168,7 @@ impl Kv for WorkerKv {
                         .ok()
                         .and_then(|s| s.as_string())
                         .ok_or_else(|| kv_error("list", prefix, "unreadable metadata"))?;
-                    Some(serde_json::from_str(&json).map_err(|e| kv_error("list", prefix, e))?)
+                    Some(json)
                 };
                 keys.push(ListedKey { name, metadata });
             }

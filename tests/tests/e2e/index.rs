@@ -265,7 +265,7 @@ fn rebuilding_republishes_every_listed_counter() {
 
 #[test]
 #[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
-fn listing_100_counters_from_metadata_beats_a_get_per_key() {
+fn listing_100_counters_from_metadata_gives_what_a_get_per_key_gives() {
     const N: usize = 100;
     const ROUNDS: usize = 15;
     let app = Fixture::new("counter");
