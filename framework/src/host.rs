@@ -25,7 +25,7 @@ mod publish;
 
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
 use futures::lock::Mutex;
@@ -91,7 +91,7 @@ pub struct AlarmReport {
 
 #[doc(hidden)]
 pub fn spawn_host<T: Object>(parts: HostParts) -> Rc<dyn Endpoint> {
-    Host::<T>::new_rc(parts)
+    Rc::new(Host::<T>::new(parts))
 }
 
 struct Loaded<T> {
@@ -125,27 +125,12 @@ pub struct Host<T: Object> {
     calls: Cell<u64>,
     alarms: Cell<u64>,
     index_writes: Cell<u64>,
-    /// The host itself, for work that outlives a call (a publish started by a call).
-    /// Empty for a host made with [`Host::new`]: its publishes all run from its alarm.
-    this: Weak<Host<T>>,
-    /// An index publish is queued or running: no second one starts.
-    publishing: Cell<bool>,
 }
 
 impl<T: Object> Host<T> {
-    /// A shared host over `parts`: calls start due index publishes themselves.
-    pub fn new_rc(parts: HostParts) -> Rc<Self> {
-        Rc::new_cyclic(|this| Host {
-            this: this.clone(),
-            ..Host::new(parts)
-        })
-    }
-
     /// A host over `parts`; nothing is loaded until the first call.
     pub fn new(parts: HostParts) -> Self {
         Host {
-            this: Weak::new(),
-            publishing: Cell::new(false),
             storage: parts.storage,
             platform: parts.platform,
             body_limit: parts.body_limit,
@@ -260,14 +245,10 @@ impl<T: Object> Host<T> {
             self.storage.clone(),
         );
         match kind {
-            Kind::Read => {
-                let reply = AssertUnwindSafe(loaded.value.__call_ref(&ctx, method, args))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| Err(panicked(method, panic).into()));
-                self.start_owed_publish(loaded);
-                reply
-            }
+            Kind::Read => AssertUnwindSafe(loaded.value.__call_ref(&ctx, method, args))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(panicked(method, panic).into())),
             Kind::Write => {
                 if let Some(schema) = loaded.newer_schema {
                     return Err(Error::new(
@@ -292,9 +273,7 @@ impl<T: Object> Host<T> {
                         .map(|()| reply),
                     Err(f) => Err(f),
                 };
-                if saved.is_ok() {
-                    self.start_owed_publish(loaded);
-                } else if self.rollback(loaded).is_err() {
+                if saved.is_err() && self.rollback(loaded).is_err() {
                     // The last saved bytes always decode; if they somehow do not, reload.
                     *slot = None;
                 }
@@ -474,11 +453,6 @@ impl<T: Object> Host<T> {
                 *self.name.borrow_mut() = entry.object.as_deref().map(Rc::from);
             }
             if entry.is_internal() {
-                if self.publishing.get() {
-                    // A call started this publish; it reschedules the timer when done.
-                    self.defer_publish(loaded, now).await?;
-                    continue;
-                }
                 // The publisher releases the turn while KV is written.
                 match self.run_publish(slot, entry, now).await? {
                     true => report.succeeded += 1,
@@ -487,9 +461,6 @@ impl<T: Object> Host<T> {
                 continue;
             }
             let outcome = self.run_timer(loaded, entry, now).await;
-            if outcome.is_ok() {
-                self.start_owed_publish(loaded);
-            }
             match outcome {
                 Ok(true) => report.succeeded += 1,
                 Ok(false) => report.failed += 1,

@@ -26,7 +26,7 @@
 //! # futures::executor::block_on(async {
 //! let env = duro::testing::TestEnv::new();
 //! env.stub::<Room>("lobby").join("ada".into()).await?;
-//! // The call published its change itself, right after its reply.
+//! env.run_due_timers().await; // publishing runs as a timer
 //! let rooms = duro::index::open::<Room>(&env)?; // or Index::<RoomSummary>::open(&env, "INDEX", "rooms")
 //! let lobby = rooms.get("lobby").await?.unwrap();
 //! assert_eq!(lobby.value, RoomSummary { members: 1 });
@@ -45,16 +45,10 @@
 //!   (a reserved timer that duro runs itself). Projections that do not change cause no
 //!   KV write, and `&self` methods never publish.
 //! - **Debounce**: one object's entry is written at most once per [`MIN_INTERVAL`]
-//!   (Workers KV allows one write per second per key). A publish's *slot* is one interval
-//!   after the previous write (or now); it publishes the state *at that moment*, so a
-//!   burst of changes costs at most one write per second and the last change always
-//!   lands.
-//! - **Who publishes**: the first call to the object at or after the slot starts the
-//!   publish itself, after its reply has left (in the background, like
-//!   [`Ctx::wait_until`](crate::Ctx::wait_until)). If no call comes, the publish timer
-//!   runs it [`CALL_GRACE`] after the slot. So a busy object publishes without alarm
-//!   invocations, and an idle one publishes its last change within `MIN_INTERVAL +
-//!   CALL_GRACE` (1.5 s).
+//!   (Workers KV allows one write per second per key). The publish timer is due one
+//!   interval after the previous write, or at once; when it runs it publishes the state
+//!   *at that moment*, so a burst of changes costs at most one write per second and the
+//!   last change always lands.
 //! - **Sequence numbers**: every write carries the object's `seq`, which only grows (a
 //!   number is reserved in storage before the KV write that uses it, so a failed or
 //!   uncertain write never reuses one), and the time of publishing. KV itself is
@@ -69,8 +63,7 @@
 //!   timer). The bookkeeping (`__duro/index/<index>`, a few bytes) outlives the deletion
 //!   so that a re-created object continues the sequence.
 //! - **Cost**: the call that schedules a publish writes its bookkeeping in the same atomic
-//!   storage write as the state; each publish then costs one KV write and one storage write
-//!   (and, only when no call came to run it, one alarm invocation).
+//!   storage write as the state; each publish then costs one KV write and one storage write.
 //!
 //! # Reading
 //!
@@ -109,9 +102,6 @@ pub use duro_index::{KvStats, KvWrite, MemoryKv};
 pub const DEFAULT_BINDING: &str = "INDEX";
 /// Shortest time between two writes of one object's entry.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// How long past its slot a publish waits for a call to the object to run it, before the
-/// object's alarm runs it instead (see "Publishing" above).
-pub const CALL_GRACE: Duration = Duration::from_millis(500);
 /// Longest delay between two attempts of a failing publish.
 pub const RETRY_CAP: Duration = Duration::from_secs(60);
 

@@ -275,10 +275,6 @@ impl Table {
         self.position(id).is_some()
     }
 
-    pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.position(id).map(|i| &*self.entries[i].1)
-    }
-
     /// The entries in due order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().map(|(_, e)| &**e)

@@ -360,7 +360,7 @@ fn console_line(level: tracing::Level, line: &str) {
 /// The host behind an exported Durable Object class.
 #[doc(hidden)]
 pub struct WasmHost<T: Object> {
-    host: Rc<Host<T>>,
+    host: Host<T>,
     fetches: Cell<u64>,
 }
 
@@ -396,7 +396,7 @@ impl<T: Object> WasmHost<T> {
         let storage = Rc::new(WorkerStorage::new(raw));
         let platform = Rc::new(WorkerPlatform { env, state });
         WasmHost {
-            host: Host::new_rc(HostParts {
+            host: Host::new(HostParts {
                 storage,
                 platform,
                 body_limit,

@@ -110,15 +110,6 @@ impl Plain {
 
 const MS: Duration = Duration::from_millis(1);
 
-/// Long enough for the last change to be published when no call comes after it: the
-/// publish interval, and the grace left for a call to publish before the alarm does.
-const PUBLISHED: Duration = Duration::from_millis(1_500);
-
-#[test]
-fn published_is_the_interval_and_the_grace() {
-    assert_eq!(PUBLISHED, index::MIN_INTERVAL + index::CALL_GRACE);
-}
-
 fn kv(env: &TestEnv) -> Rc<MemoryKv> {
     env.kv(index::DEFAULT_BINDING)
 }
@@ -147,8 +138,9 @@ async fn a_change_is_published_and_read_back_without_calling_the_object() {
     let env = TestEnv::new();
     let t = env.stub::<Tally>("a");
     assert_eq!(t.add(5).await.unwrap(), 5);
-    // The call publishes its change itself, right after its reply: no alarm.
-    assert_eq!(env.stats::<Tally>("a").alarms, 0);
+    // Publishing runs as a timer, due at once.
+    assert_eq!(tallies(&env).get("a").await.unwrap(), None);
+    env.run_due_timers().await;
     let calls = env.stats::<Tally>("a").calls;
     let typed = Index::<TallySummary>::open(&env, "INDEX", "tallies").unwrap();
     let e = typed.get("a").await.unwrap().unwrap();
@@ -171,10 +163,7 @@ async fn a_burst_of_100_changes_in_one_second_costs_at_most_two_writes() {
         t.add(1).await.unwrap();
         env.advance(10 * MS).await;
     }
-    // The first change is published at once (by its call), the rest together at the next
-    // slot (by the publish timer, as no call came after the slot).
-    assert_eq!(history(&env, "burst").len(), 1);
-    env.advance(index::CALL_GRACE).await;
+    // The first change is published at once, the rest one second later, together.
     let writes = history(&env, "burst");
     assert_eq!(writes.len(), 2, "{writes:?}");
     // The last change landed, and nothing more is written later.
@@ -217,11 +206,6 @@ async fn projections_that_do_not_change_cause_no_writes() {
     t.add(1).await.unwrap();
     env.run_due_timers().await;
     assert_eq!(history(&env, "a").len(), 1);
-    // A change undone before its publish runs (within the interval) is not written.
-    t.add(1).await.unwrap();
-    t.add(-1).await.unwrap();
-    env.advance(Duration::from_secs(5)).await;
-    assert_eq!(history(&env, "a").len(), 1);
     // A state change outside the projection, a no-op change and reads: nothing to publish.
     let before = env.stats::<Tally>("a").storage.writes;
     t.touch().await.unwrap();
@@ -232,6 +216,11 @@ async fn projections_that_do_not_change_cause_no_writes() {
         before + 1,
         "the touch"
     );
+    env.advance(Duration::from_secs(5)).await;
+    assert_eq!(history(&env, "a").len(), 1);
+    // A change undone before the publish runs is not written either.
+    t.add(1).await.unwrap();
+    t.add(-1).await.unwrap();
     env.advance(Duration::from_secs(5)).await;
     assert_eq!(history(&env, "a").len(), 1);
     assert_eq!(kv(&env).stats().puts, 1);
@@ -298,7 +287,7 @@ async fn deleting_the_state_removes_the_entry() {
     t.delete().await.unwrap();
     assert_eq!(t.get().await.unwrap(), 0);
     // The removal waits for the publish slot like any write.
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     assert_eq!(tallies(&env).get("gone").await.unwrap(), None);
     let names: Vec<String> = tallies(&env)
         .list("", None, 10)
@@ -313,17 +302,13 @@ async fn deleting_the_state_removes_the_entry() {
     // Only the bookkeeping is left in storage.
     let keys: Vec<String> = env.storage::<Tally>("gone").dump().into_keys().collect();
     assert_eq!(keys, ["__duro/index/tallies"]);
-    // Deleting right after the first change: that change was published by its call, so
-    // the entry is removed at the next slot.
+    // Deleting an object that was never published leaves nothing behind.
     let fresh = env.stub::<Tally>("fresh");
     fresh.add(1).await.unwrap();
     fresh.delete().await.unwrap();
     env.advance(Duration::from_secs(5)).await;
-    let keys: Vec<String> = env.storage::<Tally>("fresh").dump().into_keys().collect();
-    assert_eq!(keys, ["__duro/index/tallies"]);
-    let writes = history(&env, "fresh");
-    assert_eq!(writes.len(), 2, "{writes:?}");
-    assert_eq!(writes[1], None);
+    assert!(env.storage::<Tally>("fresh").dump().is_empty());
+    assert!(history(&env, "fresh").is_empty());
 }
 
 #[tokio::test]
@@ -336,7 +321,7 @@ async fn small_projections_list_from_metadata_large_ones_fall_back_to_gets() {
             t.set_note("x".repeat(2_000)).await.unwrap();
         }
     }
-    env.advance(PUBLISHED).await;
+    env.run_due_timers().await;
     let kv = kv(&env);
     let small = kv.latest_metadata(&index::key("tallies", "t0")).unwrap();
     let carried = |m: &str| {
@@ -454,16 +439,16 @@ async fn a_change_during_a_kv_write_is_published_next() {
     let kv = kv(&env);
     kv.set_write_polls(5);
     let t = env.stub::<Tally>("busy");
+    t.add(1).await.unwrap();
     let added_while_writing = Cell::new(false);
-    futures::join!(async { assert_eq!(t.add(1).await.unwrap(), 1) }, async {
-        // The first call's publish runs after its reply and releases the turn while
-        // its KV write is in flight.
+    futures::join!(env.run_due_timers(), async {
+        // The publisher released the turn while its KV write is in flight.
         assert_eq!(t.add(1).await.unwrap(), 2);
         added_while_writing.set(kv.writes().is_empty());
     });
     assert!(added_while_writing.get());
     assert_eq!(tallies(&env).get("busy").await.unwrap().unwrap().value.n, 1);
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     assert_eq!(tallies(&env).get("busy").await.unwrap().unwrap().value.n, 2);
     assert_eq!(history(&env, "busy").len(), 2);
 }
@@ -490,7 +475,7 @@ async fn republishing_writes_again_and_removes_orphans() {
     let before = tallies(&env).get("a").await.unwrap().unwrap();
     index::republish::<Tally>(&env, "a").await.unwrap();
     // Unchanged, but written again at the next slot, with a new sequence number.
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     let after = tallies(&env).get("a").await.unwrap().unwrap();
     assert_eq!(after.value, before.value);
     assert!(after.is_newer_than(&before));
@@ -517,10 +502,8 @@ async fn republishing_writes_again_and_removes_orphans() {
     duro::index::Kv::put(&*kv(&env), &orphan, e.value, Some(e.metadata))
         .await
         .unwrap();
-    // (KV takes one write per second per key.)
-    env.advance(Duration::from_secs(1)).await;
     index::republish::<Tally>(&env, "orphan").await.unwrap();
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     assert_eq!(tallies(&env).get("orphan").await.unwrap(), None);
 
     // Objects without an index refuse.
@@ -552,11 +535,9 @@ async fn bindings_are_per_index_and_plain_objects_never_touch_kv() {
 async fn storage_costs_stay_one_read_per_activation_and_one_write_per_change() {
     let env = TestEnv::new();
     let t = env.stub::<Tally>("ops");
-    // One write per change, and one more for the publish the first change's call runs
-    // (the clock stands still: the other changes wait for the next slot).
     for i in 1..=10 {
         t.add(1).await.unwrap();
-        assert_eq!(env.stats::<Tally>("ops").storage.writes, i + 1);
+        assert_eq!(env.stats::<Tally>("ops").storage.writes, i);
     }
     env.restart();
     t.get().await.unwrap();
@@ -564,8 +545,7 @@ async fn storage_costs_stay_one_read_per_activation_and_one_write_per_change() {
     assert_eq!((s.activations, s.storage.reads), (2, 2));
     // Each publish: one KV write and one storage write (two after a restart, which
     // reserves its sequence number first).
-    assert_eq!(s.index_writes, 1);
-    env.advance(PUBLISHED).await;
+    env.run_due_timers().await;
     let s = env.stats::<Tally>("ops");
-    assert_eq!((s.index_writes, s.storage.writes), (2, 13));
+    assert_eq!((s.index_writes, s.storage.writes), (1, 12));
 }

@@ -13,9 +13,8 @@
 //! | `GET /counters?prefix=&cursor=&limit=` | | `{"counters": [{"name", "value", "seq", "published_at_ms"}], "cursor"}` |
 //!
 //! `GET /counters` lists counters from the index in Workers KV (binding `INDEX`) without
-//! waking any of them; it lags the counters by up to 1.5 s (the publish interval, and the
-//! grace before a counter's alarm publishes a change that no later call did), and on
-//! Cloudflare by KV's propagation delay.
+//! waking any of them; it lags the counters by up to a second (the publish interval), and
+//! on Cloudflare by KV's propagation delay.
 
 use std::time::Duration;
 

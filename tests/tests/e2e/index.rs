@@ -129,35 +129,6 @@ fn a_burst_converges_to_the_last_value_with_about_one_write_per_second() {
 
 #[test]
 #[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
-fn a_busy_counter_publishes_from_its_calls_not_its_alarm() {
-    let app = Fixture::new("counter");
-    let client = app.worker.client();
-    // An add every 100 ms for 3.5 s: a call always comes within the grace period after
-    // each publish slot, so the calls run every publish, after their replies.
-    let start = Instant::now();
-    let mut last = 0;
-    while start.elapsed() < Duration::from_millis(3_500) {
-        last = add_ok(&client, "steady", 1);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let during = stats(&client, "steady");
-    println!("while busy: {during:?}");
-    assert!(
-        during.index_writes >= 3,
-        "one publish per second while busy: {during:?}"
-    );
-    assert_eq!(during.alarms, 0, "no publish needed the alarm: {during:?}");
-    // The last change has no later call: the alarm publishes it.
-    wait_for_value(&client, "steady", last);
-    let after = stats(&client, "steady");
-    assert!(
-        after.alarms <= 1,
-        "at most the last publish ran from the alarm: {after:?}"
-    );
-}
-
-#[test]
-#[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
 fn listing_does_not_wake_the_counters() {
     const N: i64 = 5;
     let mut app = Fixture::new("counter");
