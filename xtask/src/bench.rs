@@ -248,6 +248,10 @@ pub struct Stats {
     pub storage_writes: u64,
     pub storage_lists: Option<u64>,
     pub alarm_ops: Option<u64>,
+    /// Alarm invocations the object handled (duro only).
+    pub alarms: Option<u64>,
+    /// Index entries it wrote to KV (duro only).
+    pub index_writes: Option<u64>,
     pub wasm_memory_pages: Option<u64>,
 }
 
@@ -262,6 +266,8 @@ impl Stats {
             storage_writes: field("storage_writes").unwrap_or(0),
             storage_lists: field("storage_lists"),
             alarm_ops: field("alarm_ops"),
+            alarms: field("alarms"),
+            index_writes: field("index_writes"),
             wasm_memory_pages: field("wasm_memory_pages"),
         })
     }
@@ -276,6 +282,9 @@ pub struct MemoryFigures {
     pub after_gets: Option<(u64, Stats)>,
     /// (adds spread over 100 objects at c=64 so far, wasm pages after them).
     pub after_spread: Vec<(u64, Option<u64>)>,
+    /// Over the 100 objects after those adds: (calls, alarm invocations, index writes),
+    /// for implementations that count them.
+    pub spread_totals: Option<(u64, u64, u64)>,
     /// Wasm pages at the end of the whole run (object `one`).
     pub pages_at_end: Option<u64>,
     /// workerd's resident set size (current, peak) in KiB at the end of the run.
@@ -802,6 +811,7 @@ fn measure_memory(
             let pages = stats(server.port, "spread-0")?.wasm_memory_pages;
             fig.memory.after_spread.push((done, pages));
         }
+        fig.memory.spread_totals = spread_totals(server.port)?;
         let pages: Vec<String> = fig
             .memory
             .after_adds
@@ -833,6 +843,20 @@ fn measure_memory(
         ));
     }
     Ok(())
+}
+
+/// Calls, alarm invocations and index writes summed over the 100 spread objects; `None`
+/// when the implementation does not count alarms and index writes.
+fn spread_totals(port: u16) -> Result<Option<(u64, u64, u64)>, String> {
+    let mut totals = (0, 0, 0);
+    for i in 0..SPREAD_MEMORY.objects {
+        let s = stats(port, &format!("spread-{i}"))?;
+        let (Some(alarms), Some(writes)) = (s.alarms, s.index_writes) else {
+            return Ok(None);
+        };
+        totals = (totals.0 + s.calls, totals.1 + alarms, totals.2 + writes);
+    }
+    Ok(Some(totals))
 }
 
 /// The first call (an add) to each of N fresh objects.
@@ -997,6 +1021,9 @@ mod tests {
             (3, 1, 2)
         );
         assert_eq!(stats.wasm_memory_pages, Some(18));
+        assert_eq!((stats.alarms, stats.index_writes), (None, None));
+        let duro = Stats::parse(r#"{"calls":3,"alarms":1,"index_writes":2}"#).unwrap();
+        assert_eq!((duro.alarms, duro.index_writes), (Some(1), Some(2)));
         assert!(Stats::parse("{}").is_err());
     }
 }

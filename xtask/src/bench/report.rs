@@ -738,6 +738,25 @@ pub fn markdown(results: &Results) -> String {
     );
     row(
         w,
+        "Alarm invocations / index publishes over the adds spread over 100 objects".to_owned(),
+        f.iter()
+            .map(|fig| {
+                fig.memory.spread_totals.map_or_else(
+                    || "not counted".to_owned(),
+                    |(calls, alarms, writes)| {
+                        format!(
+                            "{} / {} over {} calls",
+                            thousands(alarms),
+                            thousands(writes),
+                            thousands(calls)
+                        )
+                    },
+                )
+            })
+            .collect(),
+    );
+    row(
+        w,
         "Storage reads / writes per get".to_owned(),
         st.iter()
             .map(|s| {
@@ -903,6 +922,9 @@ pub fn json(results: &Results) -> Value {
                     "after_spread_adds": fig.memory.after_spread.iter().map(|(n, p)| json!({
                         "adds": n, "wasm_memory_pages": p,
                     })).collect::<Vec<_>>(),
+                    "spread_totals": fig.memory.spread_totals.map(|(calls, alarms, writes)| json!({
+                        "calls": calls, "alarms": alarms, "index_writes": writes,
+                    })),
                     "wasm_memory_pages_at_end": fig.memory.pages_at_end,
                     "rss_kib_at_end": fig.memory.rss_kib.map(|(now, _)| now),
                     "peak_rss_kib": fig.memory.rss_kib.map(|(_, peak)| peak),
