@@ -207,6 +207,9 @@ fn medians(figures: &Figures, scenario: usize) -> (f64, f64, f64, f64) {
     )
 }
 
+/// What changed the numbers, measured change by change (`bench/history.md`).
+const HISTORY: &str = include_str!("../../../bench/history.md");
+
 /// A bar from docs/design.md and whether the run met it.
 #[derive(Debug, Clone)]
 pub struct Bar {
@@ -828,6 +831,9 @@ pub fn markdown(results: &Results) -> String {
     ] {
         let _ = writeln!(w, "- {name}: {value}");
     }
+
+    // The changes behind the figures, kept by hand in bench/history.md.
+    let _ = writeln!(w, "\n{}", HISTORY.trim_end());
 
     let _ = writeln!(w, "\n## Reproduce\n");
     let _ = writeln!(
