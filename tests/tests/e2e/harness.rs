@@ -200,9 +200,13 @@ impl Worker {
                     );
                 }
             }
-            // Any HTTP answer, even a 404, means the worker runs.
-            if probe.try_get("/").is_ok() {
-                return;
+            // Any answer from the worker, even a 404, means it runs. An empty 404 is not
+            // one: wrangler's proxy gives that while the worker is still loading (seen as
+            // the first call of a test failing with `404 ""`); the apps' own 404s have
+            // bodies.
+            match probe.try_get("/") {
+                Ok(reply) if !(reply.status == 404 && reply.body.is_empty()) => return,
+                _ => {}
             }
             if start.elapsed() > READY_TIMEOUT {
                 let log = self.log();
