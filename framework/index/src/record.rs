@@ -103,11 +103,13 @@ struct Wire<T> {
     v: T,
 }
 
-/// The head of a metadata object: whether it carries the projection.
+/// The head of a metadata object: its version, and whether it carries the projection.
 #[derive(Deserialize)]
 struct Head {
     #[serde(deserialize_with = "js_u64")]
     seq: u64,
+    #[serde(rename = "at", deserialize_with = "js_u64")]
+    _at: u64,
     #[serde(default, deserialize_with = "present")]
     v: bool,
 }
@@ -252,6 +254,10 @@ mod tests {
                 .unwrap();
         assert_eq!(unit, None);
         assert!(decode_metadata::<Summary>("k", "not json").is_none());
+        // Not a record of ours (no time): not carried, so the reader gets the value.
+        assert!(
+            decode_metadata::<Summary>("k", r#"{"seq":1,"v":{"value":1,"label":""}}"#).is_none()
+        );
         assert!(encode(1, 2, &[0xff]).is_err());
         assert!(encode(1, 2, b"{nope").is_err());
     }
