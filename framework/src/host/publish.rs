@@ -221,7 +221,7 @@ impl<T: Object> Host<T> {
             .prepare_publish(loaded, &entry, &object, now)
             .instrument(span.clone())
             .await?;
-        let job = match step {
+        let mut job = match step {
             Step::Done(ok) => return Ok(ok),
             Step::Write(job) => job,
         };
@@ -229,14 +229,13 @@ impl<T: Object> Host<T> {
             span.record("seq", seq);
         }
         drop(slot);
-        let result = match &job.put {
+        // The record moves into the KV write: `published` needs only the projection.
+        let put = job.put.take();
+        let outcome = if put.is_some() { "put" } else { "deleted" };
+        let result = match put {
             Some(record) => {
                 job.kv
-                    .put(
-                        &job.key,
-                        record.value.clone(),
-                        Some(record.metadata.clone()),
-                    )
+                    .put(&job.key, record.value, Some(record.metadata))
                     .instrument(span.clone())
                     .await
             }
@@ -249,7 +248,7 @@ impl<T: Object> Host<T> {
         };
         match result {
             Ok(()) => {
-                span.record("outcome", if job.put.is_some() { "put" } else { "deleted" });
+                span.record("outcome", outcome);
                 self.index_writes.set(self.index_writes.get() + 1);
                 self.published(loaded, job, now).instrument(span).await?;
                 Ok(true)
