@@ -11,6 +11,7 @@
 //! as the headline.
 
 mod load;
+mod profile;
 mod report;
 mod wasm;
 mod workerd;
@@ -26,7 +27,7 @@ use crate::setup;
 use crate::workspace::{self, display, note, root, since, step};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
-                         [--compare DIR] [--rounds N]
+                         [--compare DIR] [--rounds N] [--profile | --no-profile]
 
   --quick      a shorter run (under two minutes after the builds) that writes to
                target/bench/ instead of docs/
@@ -39,7 +40,11 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [-
                measure the worker built in DIR (its wrangler.toml and build/, for
                example a copy of apps/counter built from other code) in the place of
                the JavaScript baseline, side by side with duro and workers-rs; writes
-               to target/bench/ unless --out says otherwise";
+               to target/bench/ unless --out says otherwise
+  --profile    sample each workerd with Linux `perf` (where the CPU goes: wasm,
+               JavaScript, workerd's C++, kernel); on by default in the full run
+               when `perf` works, off in --quick
+  --no-profile leave the perf phase out";
 
 /// Variables every implementation gets: the stats route is a test route.
 const VARS: &[(&str, &str)] = &[("DURO_TEST_ROUTES", "1")];
@@ -67,6 +72,10 @@ pub struct Plan {
     /// Calls after which the wasm memory is read again, spread over 100 objects at c=64
     /// (cumulative).
     pub spread_memory_calls: [u64; 3],
+    /// Sample each workerd with `perf` under [`PROFILED`] loads.
+    pub profile: bool,
+    /// Rounds of each profiled scenario; the samples and requests of the rounds are summed.
+    pub profile_rounds: usize,
 }
 
 impl Plan {
@@ -82,6 +91,8 @@ impl Plan {
             memory_calls: [1_000, 100_000],
             memory_concurrency: 8,
             spread_memory_calls: [20_000, 40_000, 80_000],
+            profile: true,
+            profile_rounds: 2,
         }
     }
 
@@ -97,6 +108,8 @@ impl Plan {
             memory_calls: [1_000, 10_000],
             memory_concurrency: 8,
             spread_memory_calls: [3_000, 6_000, 9_000],
+            profile: false,
+            profile_rounds: 1,
         }
     }
 }
@@ -201,6 +214,9 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// The scenarios (keys in [`SCENARIOS`]) measured again under `perf`.
+pub const PROFILED: &[&str] = &["add-1obj-c8", "add-100obj-c8"];
+
 /// One implementation of the counter API.
 #[derive(Debug)]
 pub struct Impl {
@@ -302,8 +318,34 @@ pub struct Figures {
     /// Per scenario (as in [`SCENARIOS`]), one sample per round.
     pub throughput: Vec<Vec<Sample>>,
     pub memory: MemoryFigures,
+    /// Per [`PROFILED`] scenario: perf samples by part, summed over the rounds.
+    pub profile: Vec<Profiled>,
     /// Failures seen anywhere, for the report.
     pub failures: Vec<String>,
+}
+
+/// The perf samples of one implementation under one scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Profiled {
+    pub split: profile::Split,
+    /// Successful requests while perf sampled.
+    pub requests: u64,
+    /// workerd's CPU time over the same windows (schedstat), in nanoseconds.
+    pub cpu_ns: Option<u64>,
+}
+
+impl Profiled {
+    /// Microseconds of CPU per request that landed in `part`.
+    pub fn us_per_request(&self, part: Option<profile::Part>) -> f64 {
+        let samples = match part {
+            Some(p) => self.split.get(p),
+            None => self.split.total(),
+        };
+        if self.requests == 0 {
+            return f64::NAN;
+        }
+        samples as f64 * 1e6 / profile::FREQUENCY as f64 / self.requests as f64
+    }
 }
 
 /// The whole run.
@@ -314,6 +356,8 @@ pub struct Results {
     pub figures: Vec<Figures>,
     pub environment: report::Environment,
     pub duration: Duration,
+    /// Why there is no profile, when there is none.
+    pub profile_skipped: Option<String>,
 }
 
 /// `cargo xtask bench`.
@@ -342,12 +386,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut disk = false;
     let mut compare = None;
     let mut rounds = None;
+    let mut profile = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-build" => build_first = false,
             "--disk" => disk = true,
+            "--profile" => profile = Some(true),
+            "--no-profile" => profile = Some(false),
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a folder")?)),
             "--compare" => {
                 compare = Some(PathBuf::from(
@@ -375,6 +422,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut plan = if quick { Plan::quick() } else { Plan::full() };
     if let Some(rounds) = rounds {
         plan.rounds = rounds;
+    }
+    if let Some(profile) = profile {
+        plan.profile = profile;
     }
     let out = out.unwrap_or_else(|| {
         if quick || compare.is_some() {
@@ -479,8 +529,33 @@ pub fn run(args: &[String]) -> Result<(), String> {
         });
     }
     let environment = report::Environment::collect(&workerd, &plan, &state_root);
+    let perf = if plan.profile {
+        match profile::perf() {
+            Ok(perf) => Ok(perf),
+            Err(e) => {
+                note(format!("no profile: {e}"));
+                Err(e)
+            }
+        }
+    } else {
+        Err("not asked for (`--profile`)".to_owned())
+    };
 
-    let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures);
+    let measured =
+        measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures).and_then(|()| {
+            match &perf {
+                Ok(perf) => measure_profile(
+                    &plan,
+                    perf,
+                    &workerd,
+                    &impls,
+                    &scratch,
+                    &state_root,
+                    &mut figures,
+                ),
+                Err(_) => Ok(()),
+            }
+        });
     drop(kv_server);
     let _ = std::fs::remove_dir_all(&state_root);
     measured?;
@@ -490,6 +565,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         figures,
         environment,
         duration: start.elapsed(),
+        profile_skipped: perf.err(),
     };
     let markdown = report::markdown(&results);
     let json = report::json(&results);
@@ -947,6 +1023,115 @@ fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: 
             .collect();
         note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
     }
+}
+
+/// The [`PROFILED`] loads again, each workerd sampled by `perf` (started afresh with V8's
+/// `--perf-basic-prof`, so that the main measurements run without it).
+fn measure_profile(
+    plan: &Plan,
+    perf: &Path,
+    workerd: &Path,
+    impls: &[Impl],
+    scratch: &Path,
+    state_root: &Path,
+    figures: &mut [Figures],
+) -> Result<(), String> {
+    step(format!(
+        "profile: {} scenarios x {} rounds, each workerd sampled by perf at {} Hz",
+        PROFILED.len(),
+        plan.profile_rounds,
+        profile::FREQUENCY
+    ));
+    let mut servers = Vec::new();
+    for imp in impls {
+        let prepared = imp
+            .prepared()?
+            .for_perf()
+            .ok_or_else(|| format!("{}: no perf config", imp.label))?;
+        servers.push(Server::start(
+            workerd,
+            &prepared,
+            &state_root.join(imp.key).join("profile"),
+            &scratch.join(imp.key).join("profile.log"),
+            &Call::get("ready"),
+        )?);
+    }
+    for fig in figures.iter_mut() {
+        fig.profile = vec![Profiled::default(); PROFILED.len()];
+    }
+    let result = (|| {
+        for (p, key) in PROFILED.iter().enumerate() {
+            let scenario = SCENARIOS
+                .iter()
+                .find(|s| s.key == *key)
+                .ok_or_else(|| format!("no scenario {key}"))?;
+            for round in 0..plan.profile_rounds {
+                for i in rotation(impls.len(), round) {
+                    let server = &servers[i];
+                    // These workerd processes are fresh: the first round of a scenario
+                    // warms longer, until the JIT has compiled the hot code.
+                    let warm = Window {
+                        concurrency: scenario.concurrency,
+                        warmup: Duration::ZERO,
+                        measure: if round == 0 {
+                            plan.warmup * 4
+                        } else {
+                            plan.warmup
+                        },
+                        max_requests: plan.max_requests,
+                    };
+                    load::run(server.port, warm, |c, n| scenario.call(c, n));
+                    let data = scratch.join(impls[i].key).join(format!("perf-{key}.data"));
+                    let recording = profile::record(perf, server.pid(), &data)?;
+                    let cpu_before = server.cpu_ns();
+                    let window = Window {
+                        concurrency: scenario.concurrency,
+                        warmup: Duration::ZERO,
+                        measure: plan.measure,
+                        max_requests: plan.max_requests,
+                    };
+                    let outcome = load::run(server.port, window, |c, n| scenario.call(c, n));
+                    let cpu = server
+                        .cpu_ns()
+                        .zip(cpu_before)
+                        .map(|(b, a)| b.saturating_sub(a));
+                    let split = recording.finish(perf)?;
+                    let _ = std::fs::remove_file(&data);
+                    record_failures(&mut figures[i], &impls[i], "profile", &outcome);
+                    let profiled = &mut figures[i].profile[p];
+                    profiled.split.add(&split);
+                    profiled.requests += outcome.total_ok;
+                    profiled.cpu_ns = if round == 0 {
+                        cpu
+                    } else {
+                        profiled.cpu_ns.zip(cpu).map(|(a, b)| a + b)
+                    };
+                }
+            }
+            let cells: Vec<String> = impls
+                .iter()
+                .zip(figures.iter())
+                .map(|(imp, fig)| {
+                    let p = &fig.profile[p];
+                    format!(
+                        "{} {:.0} µs ({:.0} in wasm and JavaScript)",
+                        imp.label,
+                        p.us_per_request(None),
+                        p.us_per_request(Some(profile::Part::Wasm))
+                            + p.us_per_request(Some(profile::Part::Js))
+                    )
+                })
+                .collect();
+            note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
+        }
+        Ok(())
+    })();
+    for server in servers {
+        let pid = server.pid();
+        server.stop();
+        profile::remove_map(pid);
+    }
+    result
 }
 
 fn record_failures(fig: &mut Figures, imp: &Impl, phase: &str, outcome: &Outcome) {

@@ -63,7 +63,13 @@ const STAGES: &[Stage] = &[
     // Proves the benchmark command works; timings are reported, never asserted.
     Stage {
         name: "benchmarks (quick, no timing assertions)",
-        run: |_| crate::bench::run(&["--quick".to_owned(), "--no-build".to_owned()]),
+        run: |_| {
+            crate::bench::run(&[
+                "--quick".to_owned(),
+                "--no-build".to_owned(),
+                "--profile".to_owned(),
+            ])
+        },
     },
 ];
 

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{median, Figures, Plan, Results, Stats, SCENARIOS};
+use super::{median, Figures, Plan, Profiled, Results, Stats, PROFILED, SCENARIOS};
 use crate::setup::WORKER_BUILD_VERSION;
 use crate::workspace::{self, format_duration, root};
 
@@ -492,6 +492,8 @@ pub fn markdown(results: &Results) -> String {
         );
     }
 
+    profile_section(w, results, &labels);
+
     let _ = writeln!(w, "\n## Start-up\n");
     let _ = writeln!(
         w,
@@ -842,10 +844,120 @@ pub fn markdown(results: &Results) -> String {
          cargo xtask bench --quick  # about a minute after the builds: writes target/bench/\n```\n\n\
          The command builds the two Rust workers in release (`--no-build` reuses \
          `<app>/build/`), then measures, in order: cold starts, memory and storage, \
-         activations, throughput. Timings are never asserted in tests; the bars above are \
+         activations, throughput, and the profile (when Linux `perf` works; `--no-profile` \
+         leaves it out). Timings are never asserted in tests; the bars above are \
          checked by reading this page."
     );
     out
+}
+
+/// "Where the CPU goes": the perf samples by part, per profiled scenario.
+fn profile_section(w: &mut String, results: &Results, labels: &[&str]) {
+    let _ = writeln!(w, "\n### Where the CPU goes\n");
+    let f = &results.figures;
+    let profiled = f.iter().all(|fig| fig.profile.len() == PROFILED.len());
+    if !profiled {
+        let why = results
+            .profile_skipped
+            .as_deref()
+            .unwrap_or("the profile phase did not run");
+        let _ = writeln!(w, "Not measured in this run: {why}.");
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "The same loads again, each workerd sampled by Linux `perf` ({} samples per second \
+         of CPU time, `-e cpu-clock`) over {} window(s) of {} ms per \
+         implementation, and each sample sorted by the code it landed in. workerd runs here \
+         with V8's `--perf-basic-prof`, so that its JIT code has names: wasm functions by the \
+         module's names section, JavaScript functions by their source position. Microseconds \
+         of CPU per request; \"the worker's code\" is what the worker itself runs (its wasm, \
+         its JavaScript and the calls between them), \"the runtime\" is everything workerd \
+         does around it. The last row is workerd's CPU time over the same windows from \
+         `/proc`, as a check on the sampled total.\n",
+        super::profile::FREQUENCY,
+        results.plan.profile_rounds,
+        results.plan.measure.as_millis(),
+    );
+    use super::profile::Part;
+    for (p, key) in PROFILED.iter().enumerate() {
+        let Some(scenario) = SCENARIOS.iter().find(|s| s.key == *key) else {
+            continue;
+        };
+        let _ = writeln!(
+            w,
+            "| {}: µs of CPU per request | {} | {} | {} |\n|---|--:|--:|--:|",
+            scenario.label(),
+            labels[0],
+            labels[1],
+            labels[2]
+        );
+        let cells = |value: &dyn Fn(&Profiled) -> f64| -> String {
+            f.iter()
+                .map(|fig| num(value(&fig.profile[p]), 1))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        for part in Part::ALL {
+            let _ = writeln!(
+                w,
+                "| {} | {} |",
+                part.label(),
+                cells(&|x| x.us_per_request(Some(part)))
+            );
+        }
+        let own = |x: &Profiled| {
+            [Part::Wasm, Part::Js, Part::Transitions]
+                .iter()
+                .map(|p| x.us_per_request(Some(*p)))
+                .sum::<f64>()
+        };
+        let _ = writeln!(w, "| **the worker's code** | {} |", cells(&own));
+        let _ = writeln!(
+            w,
+            "| **the runtime** | {} |",
+            cells(&|x| x.us_per_request(None) - own(x))
+        );
+        let _ = writeln!(
+            w,
+            "| **total sampled** | {} |",
+            cells(&|x| x.us_per_request(None))
+        );
+        let _ = writeln!(
+            w,
+            "| workerd CPU per request over the same windows (`/proc`) | {} |",
+            cells(&|x| match x.cpu_ns {
+                Some(ns) if x.requests > 0 => ns as f64 / 1000.0 / x.requests as f64,
+                _ => f64::NAN,
+            })
+        );
+        let _ = writeln!(w);
+    }
+}
+
+fn profile_json(fig: &Figures) -> Value {
+    use super::profile::Part;
+    let mut out = serde_json::Map::new();
+    for (key, x) in PROFILED.iter().zip(&fig.profile) {
+        let mut parts = serde_json::Map::new();
+        for part in Part::ALL {
+            parts.insert(
+                part.key().to_owned(),
+                json!({ "samples": x.split.get(part), "us_per_request": finite(x.us_per_request(Some(part))) }),
+            );
+        }
+        out.insert(
+            (*key).to_owned(),
+            json!({
+                "requests": x.requests,
+                "samples": x.split.total(),
+                "us_per_request": finite(x.us_per_request(None)),
+                "cpu_ns_proc": x.cpu_ns,
+                "parts": parts,
+            }),
+        );
+    }
+    Value::Object(out)
 }
 
 fn samples_json(values: &[f64]) -> Value {
@@ -935,6 +1047,7 @@ pub fn json(results: &Results) -> Value {
                     "rss_kib_at_end": fig.memory.rss_kib.map(|(now, _)| now),
                     "peak_rss_kib": fig.memory.rss_kib.map(|(_, peak)| peak),
                 },
+                "profile": profile_json(fig),
                 "failures": fig.failures,
             }),
         );
@@ -986,6 +1099,10 @@ pub fn json(results: &Results) -> Value {
             "limit": b.limit, "met": b.met,
         })).collect::<Vec<_>>(),
         "ratios": ratios,
+        "profile": {
+            "frequency_hz": super::profile::FREQUENCY,
+            "skipped": results.profile_skipped,
+        },
         "implementations": implementations,
     })
 }

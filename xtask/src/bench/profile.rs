@@ -1,0 +1,329 @@
+//! Where each implementation's CPU goes: Linux `perf` samples of its workerd process under
+//! the same load, sorted by the code they landed in (the worker's wasm, its JavaScript,
+//! the wasm/JS transitions, V8's built-ins, workerd's and V8's own C++, the kernel).
+//!
+//! workerd runs with V8's `--perf-basic-prof`, which names JIT code (JavaScript functions,
+//! and wasm functions by the names in the module's names section) in
+//! `/tmp/perf-<pid>.map`, where `perf report` finds them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Samples per second of CPU time (`-e cpu-clock -F`): each sample stands for about
+/// 1/FREQUENCY s of one thread's time on a CPU.
+pub const FREQUENCY: u32 = 999;
+
+/// What a sample landed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The worker's wasm functions (compiled by Liftoff or TurboFan).
+    Wasm,
+    /// The worker's JavaScript: wasm-bindgen's glue and worker-build's shim for the Rust
+    /// workers, the whole worker for the JavaScript one.
+    Js,
+    /// Wrappers V8 runs when wasm calls JavaScript or JavaScript calls wasm.
+    Transitions,
+    /// V8's built-in functions (promises, typed arrays, property access, ...).
+    Builtins,
+    /// workerd's and V8's C++: the HTTP server, the Durable Object and storage layers,
+    /// SQLite, the garbage collector, the allocator.
+    Native,
+    /// The kernel: sockets, scheduling, page faults, files.
+    Kernel,
+    /// Everything else (libc, ...).
+    Other,
+}
+
+impl Part {
+    pub const ALL: [Part; 7] = [
+        Part::Wasm,
+        Part::Js,
+        Part::Transitions,
+        Part::Builtins,
+        Part::Native,
+        Part::Kernel,
+        Part::Other,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Part::Wasm => "wasm",
+            Part::Js => "javascript",
+            Part::Transitions => "wasm_js_transitions",
+            Part::Builtins => "v8_builtins",
+            Part::Native => "workerd_v8_native",
+            Part::Kernel => "kernel",
+            Part::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Wasm => "the worker's wasm",
+            Part::Js => "the worker's JavaScript (glue, shim; all of the JavaScript worker)",
+            Part::Transitions => "wasm ↔ JavaScript transitions",
+            Part::Builtins => "V8 built-ins (promises, typed arrays, property access)",
+            Part::Native => "workerd and V8 C++ (HTTP, stubs, storage, SQLite, GC, allocator)",
+            Part::Kernel => "kernel (sockets, scheduling, memory)",
+            Part::Other => "other (libc, ...)",
+        }
+    }
+
+    fn index(self) -> usize {
+        Part::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// Sorts one `perf report` row: the shared object (`dso`) and symbol it names.
+pub fn classify(dso: &str, symbol: &str) -> Part {
+    let symbol = symbol
+        .trim()
+        .trim_start_matches("[.]")
+        .trim_start_matches("[k]")
+        .trim();
+    if dso.contains("kernel") || dso.starts_with("[vdso]") {
+        return Part::Kernel;
+    }
+    if dso.starts_with("[JIT]") || dso.starts_with("perf-") {
+        if symbol.starts_with("Stub:")
+            || symbol.contains("wasm-to-js")
+            || symbol.contains("js-to-wasm")
+        {
+            return Part::Transitions;
+        }
+        // V8 names a wasm function `<name>-<index>-<tier>`; JavaScript functions carry a
+        // source position (`JS:*fetch index.js:61:14`).
+        if symbol.ends_with("-turbofan") || symbol.ends_with("-liftoff") {
+            return Part::Wasm;
+        }
+        return Part::Js;
+    }
+    if dso.starts_with("workerd") {
+        if symbol.starts_with("Builtins_") {
+            return Part::Builtins;
+        }
+        return Part::Native;
+    }
+    Part::Other
+}
+
+/// Samples per [`Part`], in the order of [`Part::ALL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Split(pub [u64; 7]);
+
+impl Split {
+    pub fn get(&self, part: Part) -> u64 {
+        self.0[part.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    pub fn add(&mut self, other: &Split) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+}
+
+/// Reads `perf report --no-children --sort dso,sym -n -t '\t' -q` output: one row per
+/// symbol with its overhead, sample count, shared object and symbol.
+pub fn parse_report(text: &str) -> Result<Split, String> {
+    let mut split = Split::default();
+    let mut rows = 0;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let [_overhead, samples, dso, symbol, ..] = fields[..] else {
+            return Err(format!("unexpected perf report line: {line:?}"));
+        };
+        let samples: u64 = samples
+            .parse()
+            .map_err(|_| format!("unexpected sample count in perf report line: {line:?}"))?;
+        split.0[classify(dso, symbol).index()] += samples;
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err("perf report has no samples".to_owned());
+    }
+    Ok(split)
+}
+
+/// `perf`, if it is installed and may record this user's processes.
+pub fn perf() -> Result<PathBuf, String> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("perf"))
+        .find(|p| p.is_file())
+        .ok_or("`perf` is not installed (Debian: linux-perf)")?;
+    let data = std::env::temp_dir().join(format!("duro-perf-check-{}.data", std::process::id()));
+    let status = Command::new(&found)
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(&data)
+        .args(["--", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_file(&data);
+    match status {
+        Ok(s) if s.success() => Ok(found),
+        Ok(s) => Err(format!(
+            "`perf record` does not work here ({s}); see /proc/sys/kernel/perf_event_paranoid"
+        )),
+        Err(e) => Err(format!("cannot run {}: {e}", found.display())),
+    }
+}
+
+/// A running `perf record` attached to one process.
+pub struct Recording {
+    child: Child,
+    data: PathBuf,
+}
+
+/// Starts sampling process `pid` (all its threads) into `data`.
+pub fn record(perf: &Path, pid: u32, data: &Path) -> Result<Recording, String> {
+    let child = Command::new(perf)
+        .args(["record", "-q", "-e", "cpu-clock", "-F"])
+        .arg(FREQUENCY.to_string())
+        .arg("-p")
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", perf.display()))?;
+    // perf attaches to every thread before it samples.
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(Recording {
+        child,
+        data: data.to_path_buf(),
+    })
+}
+
+impl Recording {
+    /// Stops sampling (SIGINT, as on Ctrl-C, so that perf writes its file) and sorts the
+    /// samples with `perf report`.
+    pub fn finish(mut self, perf: &Path) -> Result<Split, String> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("waiting for perf: {e}"))?;
+        if !self.data.is_file() {
+            return Err(format!("perf record wrote nothing ({status})"));
+        }
+        let output = Command::new(perf)
+            .args([
+                "report",
+                "--stdio",
+                "-q",
+                "-n",
+                "--no-children",
+                "--sort",
+                "dso,sym",
+                "-t",
+                "\t",
+                "-i",
+            ])
+            .arg(&self.data)
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run perf report: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("perf report failed ({})", output.status));
+        }
+        parse_report(&String::from_utf8_lossy(&output.stdout))
+    }
+}
+
+/// Removes the JIT symbol map V8 wrote for process `pid`.
+pub fn remove_map(pid: u32) {
+    let _ = std::fs::remove_file(format!("/tmp/perf-{pid}.map"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_symbols_into_parts() {
+        let rows = [
+            (
+                "[kernel.kallsyms]",
+                "[k] finish_task_switch.isra.0",
+                Part::Kernel,
+            ),
+            (
+                "[JIT] tid 25705",
+                "[.] JS:<dlmalloc::Dlmalloc>::malloc-144-turbofan",
+                Part::Wasm,
+            ),
+            (
+                "[JIT] tid 25705",
+                "[.] JS:worker::durable::State::storage::h1-368-liftoff",
+                Part::Wasm,
+            ),
+            (
+                "[JIT] tid 25705",
+                "[.] JS:*'__wbg_url_1be993c7b186415b index.js:1:19694",
+                Part::Js,
+            ),
+            ("[JIT] tid 25707", "[.] JS:^fetch index.js:61:14", Part::Js),
+            (
+                "[JIT] tid 25707",
+                "[.] RegExp.< src: '^\\/' flags: ''",
+                Part::Js,
+            ),
+            (
+                "[JIT] tid 25705",
+                "[.] JS:wasm-to-js-<anonymous>-none",
+                Part::Transitions,
+            ),
+            (
+                "[JIT] tid 25705",
+                "[.] Stub:js-to-wasm:iin:ii",
+                Part::Transitions,
+            ),
+            ("workerd", "[.] Builtins_WasmTableSet", Part::Builtins),
+            (
+                "workerd",
+                "[.] workerd::api::Headers::~Headers",
+                Part::Native,
+            ),
+            ("workerd", "[.] sqlite3VdbeExec", Part::Native),
+            (
+                "libc.so.6",
+                "[.] __memmove_avx512_unaligned_erms",
+                Part::Other,
+            ),
+        ];
+        for (dso, symbol, part) in rows {
+            assert_eq!(classify(dso, symbol), part, "{dso} {symbol}");
+        }
+    }
+
+    #[test]
+    fn parses_perf_report_rows() {
+        let text = "\n     2.34%  \t 307        \t[kernel.kallsyms]  \t[k] finish_task_switch.isra.0\n\
+                    \x20    0.37%  \t 48         \t[JIT] tid 25705  \t[.] JS:malloc-144-turbofan\n\
+                    \x20    0.56%  \t 73         \t workerd         \t[.] workerd::api::Headers::~Headers\n\
+                    \x20    0.33%  \t 43         \t workerd         \t[.] Builtins_WasmTableSet\n";
+        let split = parse_report(text).unwrap();
+        assert_eq!(split.get(Part::Kernel), 307);
+        assert_eq!(split.get(Part::Wasm), 48);
+        assert_eq!(split.get(Part::Native), 73);
+        assert_eq!(split.get(Part::Builtins), 43);
+        assert_eq!(split.total(), 307 + 48 + 73 + 43);
+        assert!(parse_report("").is_err());
+        assert!(parse_report("  1.00%\tmany\tworkerd\t[.] x\n").is_err());
+    }
+}
