@@ -637,7 +637,7 @@ fn measure(
 
     measure_memory(plan, impls, &servers, figures)?;
     measure_activations(plan, impls, &servers, figures);
-    measure_throughput(plan, impls, &servers, figures);
+    measure_throughput(plan, workerd, impls, scratch, state_root, figures)?;
 
     for (server, fig) in servers.iter().zip(figures.iter_mut()) {
         if let Ok(stats) = stats(server.port, "one") {
@@ -972,23 +972,92 @@ fn measure_activations(plan: &Plan, impls: &[Impl], servers: &[Server], figures:
     }
 }
 
-fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: &mut [Figures]) {
+/// One workerd per implementation, started afresh (with `prepared`'s config per
+/// implementation), then warmed: every round of a phase runs on new processes, so that
+/// one process's luck (its heap, its JIT's choices), which differs by 10–25 % in CPU per
+/// request between processes running the same code, is spread over the rounds instead of
+/// weighing on every round of one implementation.
+fn fresh_servers(
+    plan: &Plan,
+    workerd: &Path,
+    impls: &[Impl],
+    prepared: &[Prepared],
+    state: &dyn Fn(&Impl) -> PathBuf,
+    log: &dyn Fn(&Impl) -> PathBuf,
+) -> Result<Vec<Server>, String> {
+    let mut servers = Vec::new();
+    for (imp, prepared) in impls.iter().zip(prepared) {
+        servers.push(Server::start(
+            workerd,
+            prepared,
+            &state(imp),
+            &log(imp),
+            &Call::get("ready"),
+        )?);
+    }
+    // Until the JIT has compiled the hot code: adds over the 100 objects, then reads.
+    let spread = SCENARIOS
+        .iter()
+        .find(|s| s.key == "add-100obj-c8")
+        .ok_or("no scenario add-100obj-c8")?;
+    for server in &servers {
+        let window = Window {
+            concurrency: spread.concurrency,
+            warmup: Duration::ZERO,
+            measure: plan.warmup * 4,
+            max_requests: plan.max_requests,
+        };
+        load::run(server.port, window, |c, n| spread.call(c, n));
+        let window = Window {
+            measure: plan.warmup,
+            ..window
+        };
+        load::run(server.port, window, |_, _| Call::get("one"));
+    }
+    Ok(servers)
+}
+
+fn measure_throughput(
+    plan: &Plan,
+    workerd: &Path,
+    impls: &[Impl],
+    scratch: &Path,
+    state_root: &Path,
+    figures: &mut [Figures],
+) -> Result<(), String> {
     step(format!(
-        "throughput: {} scenarios x {} rounds x {} implementations, {} ms warm-up + {} ms each",
-        SCENARIOS.len(),
+        "throughput: {} rounds x {} scenarios x {} implementations, {} ms warm-up + {} ms \
+         each; new workerd processes every round",
         plan.rounds,
+        SCENARIOS.len(),
         impls.len(),
         plan.warmup.as_millis(),
         plan.measure.as_millis()
     ));
-    for (s, scenario) in SCENARIOS.iter().enumerate() {
-        let window = Window {
-            concurrency: scenario.concurrency,
-            warmup: plan.warmup,
-            measure: plan.measure,
-            max_requests: plan.max_requests,
-        };
-        for round in 0..plan.rounds {
+    let prepared: Vec<Prepared> = impls
+        .iter()
+        .map(|imp| imp.prepared().cloned())
+        .collect::<Result<_, _>>()?;
+    for round in 0..plan.rounds {
+        let servers = fresh_servers(
+            plan,
+            workerd,
+            impls,
+            &prepared,
+            &|imp| state_root.join(imp.key).join("throughput"),
+            &|imp| {
+                scratch
+                    .join(imp.key)
+                    .join(format!("throughput-{round}.log"))
+            },
+        )?;
+        for (s, scenario) in SCENARIOS.iter().enumerate() {
+            let window = Window {
+                concurrency: scenario.concurrency,
+                warmup: plan.warmup,
+                measure: plan.measure,
+                max_requests: plan.max_requests,
+            };
             for i in rotation(impls.len(), round) {
                 let cpu_before = servers[i].cpu_ns();
                 let outcome = load::run(servers[i].port, window, |c, n| scenario.call(c, n));
@@ -1012,6 +1081,12 @@ fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: 
                 });
             }
         }
+        for server in servers {
+            server.stop();
+        }
+        note(format!("round {} of {} done", round + 1, plan.rounds));
+    }
+    for (s, scenario) in SCENARIOS.iter().enumerate() {
         let cells: Vec<String> = impls
             .iter()
             .zip(figures.iter())
@@ -1023,10 +1098,11 @@ fn measure_throughput(plan: &Plan, impls: &[Impl], servers: &[Server], figures: 
             .collect();
         note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
     }
+    Ok(())
 }
 
-/// The [`PROFILED`] loads again, each workerd sampled by `perf` (started afresh with V8's
-/// `--perf-basic-prof`, so that the main measurements run without it).
+/// The [`PROFILED`] loads again, each workerd sampled by `perf` (started afresh every
+/// round with V8's `--perf-basic-prof`, so that the main measurements run without it).
 fn measure_profile(
     plan: &Plan,
     perf: &Path,
@@ -1037,51 +1113,56 @@ fn measure_profile(
     figures: &mut [Figures],
 ) -> Result<(), String> {
     step(format!(
-        "profile: {} scenarios x {} rounds, each workerd sampled by perf at {} Hz",
-        PROFILED.len(),
+        "profile: {} rounds x {} scenarios, each workerd sampled by perf at {} Hz; new \
+         workerd processes every round",
         plan.profile_rounds,
+        PROFILED.len(),
         profile::FREQUENCY
     ));
-    let mut servers = Vec::new();
-    for imp in impls {
-        let prepared = imp
-            .prepared()?
-            .for_perf()
-            .ok_or_else(|| format!("{}: no perf config", imp.label))?;
-        servers.push(Server::start(
-            workerd,
-            &prepared,
-            &state_root.join(imp.key).join("profile"),
-            &scratch.join(imp.key).join("profile.log"),
-            &Call::get("ready"),
-        )?);
-    }
+    let prepared: Vec<Prepared> = impls
+        .iter()
+        .map(|imp| {
+            imp.prepared()?
+                .for_perf()
+                .ok_or_else(|| format!("{}: no perf config", imp.label))
+        })
+        .collect::<Result<_, _>>()?;
+    let scenarios: Vec<&Scenario> = PROFILED
+        .iter()
+        .map(|key| {
+            SCENARIOS
+                .iter()
+                .find(|s| s.key == *key)
+                .ok_or_else(|| format!("no scenario {key}"))
+        })
+        .collect::<Result<_, _>>()?;
     for fig in figures.iter_mut() {
         fig.profile = vec![Profiled::default(); PROFILED.len()];
     }
-    let result = (|| {
-        for (p, key) in PROFILED.iter().enumerate() {
-            let scenario = SCENARIOS
-                .iter()
-                .find(|s| s.key == *key)
-                .ok_or_else(|| format!("no scenario {key}"))?;
-            for round in 0..plan.profile_rounds {
+    for round in 0..plan.profile_rounds {
+        let servers = fresh_servers(
+            plan,
+            workerd,
+            impls,
+            &prepared,
+            &|imp| state_root.join(imp.key).join("profile"),
+            &|imp| scratch.join(imp.key).join(format!("profile-{round}.log")),
+        )?;
+        let pids: Vec<u32> = servers.iter().map(Server::pid).collect();
+        let result = (|| {
+            for (p, scenario) in scenarios.iter().enumerate() {
                 for i in rotation(impls.len(), round) {
                     let server = &servers[i];
-                    // These workerd processes are fresh: the first round of a scenario
-                    // warms longer, until the JIT has compiled the hot code.
                     let warm = Window {
                         concurrency: scenario.concurrency,
                         warmup: Duration::ZERO,
-                        measure: if round == 0 {
-                            plan.warmup * 4
-                        } else {
-                            plan.warmup
-                        },
+                        measure: plan.warmup,
                         max_requests: plan.max_requests,
                     };
                     load::run(server.port, warm, |c, n| scenario.call(c, n));
-                    let data = scratch.join(impls[i].key).join(format!("perf-{key}.data"));
+                    let data = scratch
+                        .join(impls[i].key)
+                        .join(format!("perf-{}.data", scenario.key));
                     let recording = profile::record(perf, server.pid(), &data)?;
                     let cpu_before = server.cpu_ns();
                     let window = Window {
@@ -1108,30 +1189,34 @@ fn measure_profile(
                     };
                 }
             }
-            let cells: Vec<String> = impls
-                .iter()
-                .zip(figures.iter())
-                .map(|(imp, fig)| {
-                    let p = &fig.profile[p];
-                    format!(
-                        "{} {:.0} µs ({:.0} in wasm and JavaScript)",
-                        imp.label,
-                        p.us_per_request(None),
-                        p.us_per_request(Some(profile::Part::Wasm))
-                            + p.us_per_request(Some(profile::Part::Js))
-                    )
-                })
-                .collect();
-            note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
+            Ok::<(), String>(())
+        })();
+        for server in servers {
+            server.stop();
         }
-        Ok(())
-    })();
-    for server in servers {
-        let pid = server.pid();
-        server.stop();
-        profile::remove_map(pid);
+        for pid in pids {
+            profile::remove_map(pid);
+        }
+        result?;
     }
-    result
+    for (p, scenario) in scenarios.iter().enumerate() {
+        let cells: Vec<String> = impls
+            .iter()
+            .zip(figures.iter())
+            .map(|(imp, fig)| {
+                let p = &fig.profile[p];
+                format!(
+                    "{} {:.0} µs ({:.0} in wasm and JavaScript)",
+                    imp.label,
+                    p.us_per_request(None),
+                    p.us_per_request(Some(profile::Part::Wasm))
+                        + p.us_per_request(Some(profile::Part::Js))
+                )
+            })
+            .collect();
+        note(format!("{:<22} {}", scenario.label(), cells.join(", ")));
+    }
+    Ok(())
 }
 
 fn record_failures(fig: &mut Figures, imp: &Impl, phase: &str, outcome: &Outcome) {

@@ -24,8 +24,8 @@ generated from its `wrangler.toml` (`workerd serve`; compatibility date, Durable
 bindings, `new_sqlite_classes` → `enableSql`, `[vars]`, plus `DURO_TEST_ROUTES=1` for the \
 stats route). Not in the path: wrangler and its Node.js dev proxy, miniflare's entry \
 worker and middleware, TLS, the inspector. The three processes run side by side, idle \
-while another is measured; the machine's cores are shared by workerd and the load \
-generator.
+while another is measured (the throughput and profile phases start new ones every round); \
+the machine's cores are shared by workerd and the load generator.
 
 Only duro's counter has a Workers KV binding (its `#[index]` publishes each counter's \
 summary, at most once per second per counter). KV is a remote service in production; \
@@ -416,8 +416,9 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         w,
         "Ratios are duro's figure over the baseline's, measured in the same round (the \
-         three run one after the other, the order rotating each round); the median over \
-         {} rounds, with the lowest and highest round in parentheses.\n",
+         three run one after the other, the order rotating each round, every round on new \
+         workerd processes); the median over {} rounds, with the lowest and highest round in \
+         parentheses.\n",
         plan.rounds
     );
     let _ = writeln!(w, "| Bar | Measured | |\n|---|---|---|");
@@ -431,10 +432,16 @@ pub fn markdown(results: &Results) -> String {
         "Closed-loop load: c connections, each sending its next request when the previous \
          reply arrived. Each window: {} ms of warm-up (not recorded), then {} ms measured; \
          requests/s counts 200 replies; latencies are per request, in milliseconds. Medians \
-         over {} rounds. \"100 objects\" spreads the requests over 100 names.\n",
+         over {} rounds. \"100 objects\" spreads the requests over 100 names. Every round \
+         starts a new workerd process per implementation and warms it ({} ms of adds over \
+         the 100 objects, then {} ms of reads): the same code in two processes differs by \
+         10–25 % in CPU per request, so that one process's luck is spread over the rounds \
+         instead of weighing on all of them.\n",
         plan.warmup.as_millis(),
         plan.measure.as_millis(),
-        plan.rounds
+        plan.rounds,
+        (plan.warmup * 4).as_millis(),
+        plan.warmup.as_millis(),
     );
     let _ = writeln!(
         w,
@@ -677,7 +684,7 @@ pub fn markdown(results: &Results) -> String {
     }
     row(
         w,
-        "Wasm memory pages at the end of the run".to_owned(),
+        "Wasm memory pages at the end of the memory and activation phases".to_owned(),
         f.iter()
             .map(|x| {
                 x.memory
@@ -688,7 +695,8 @@ pub fn markdown(results: &Results) -> String {
     );
     row(
         w,
-        "workerd resident memory at the end of the run (peak), MiB".to_owned(),
+        "workerd resident memory at the end of the memory and activation phases (peak), MiB"
+            .to_owned(),
         f.iter()
             .map(|x| {
                 x.memory.rss_kib.map_or_else(
