@@ -26,9 +26,21 @@ pub enum Part {
     Transitions,
     /// V8's built-in functions (promises, typed arrays, property access, ...).
     Builtins,
-    /// workerd's and V8's C++: the HTTP server, the Durable Object and storage layers,
-    /// SQLite, the garbage collector, the allocator.
-    Native,
+    /// V8's garbage collector, global handles and write barriers.
+    Gc,
+    /// The rest of V8's C++: API calls, object creation, property lookup.
+    V8,
+    /// workerd's API layer and its JavaScript bindings (`workerd::`): Request, Response,
+    /// Headers, stubs, the storage API.
+    Workerd,
+    /// kj and Cap'n Proto: the event loop, promises, HTTP, I/O.
+    Kj,
+    /// The memory allocator (tcmalloc).
+    Allocator,
+    /// C code in workerd: SQLite, mostly.
+    C,
+    /// Other C++ in workerd.
+    OtherNative,
     /// The kernel: sockets, scheduling, page faults, files.
     Kernel,
     /// Everything else (libc, ...).
@@ -36,15 +48,26 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 13] = [
         Part::Wasm,
         Part::Js,
         Part::Transitions,
         Part::Builtins,
-        Part::Native,
+        Part::Gc,
+        Part::V8,
+        Part::Workerd,
+        Part::Kj,
+        Part::Allocator,
+        Part::C,
+        Part::OtherNative,
         Part::Kernel,
         Part::Other,
     ];
+
+    /// The worker's own code: what it runs itself, not what workerd does around it.
+    pub fn is_worker(self) -> bool {
+        matches!(self, Part::Wasm | Part::Js | Part::Transitions)
+    }
 
     pub fn key(self) -> &'static str {
         match self {
@@ -52,7 +75,13 @@ impl Part {
             Part::Js => "javascript",
             Part::Transitions => "wasm_js_transitions",
             Part::Builtins => "v8_builtins",
-            Part::Native => "workerd_v8_native",
+            Part::Gc => "v8_gc",
+            Part::V8 => "v8_runtime",
+            Part::Workerd => "workerd_api",
+            Part::Kj => "kj_capnp",
+            Part::Allocator => "allocator",
+            Part::C => "c_sqlite",
+            Part::OtherNative => "other_native",
             Part::Kernel => "kernel",
             Part::Other => "other",
         }
@@ -64,7 +93,13 @@ impl Part {
             Part::Js => "the worker's JavaScript (glue, shim; all of the JavaScript worker)",
             Part::Transitions => "wasm ↔ JavaScript transitions",
             Part::Builtins => "V8 built-ins (promises, typed arrays, property access)",
-            Part::Native => "workerd and V8 C++ (HTTP, stubs, storage, SQLite, GC, allocator)",
+            Part::Gc => "V8 garbage collection, global handles, write barriers",
+            Part::V8 => "V8 runtime, other (API calls, object creation, lookups)",
+            Part::Workerd => "workerd API layer (Request, Response, Headers, stubs, storage)",
+            Part::Kj => "kj and Cap'n Proto (event loop, promises, HTTP, I/O)",
+            Part::Allocator => "allocator (tcmalloc)",
+            Part::C => "C code (SQLite, mostly)",
+            Part::OtherNative => "other C++ in workerd",
             Part::Kernel => "kernel (sockets, scheduling, memory)",
             Part::Other => "other (libc, ...)",
         }
@@ -100,17 +135,65 @@ pub fn classify(dso: &str, symbol: &str) -> Part {
         return Part::Js;
     }
     if dso.starts_with("workerd") {
-        if symbol.starts_with("Builtins_") {
-            return Part::Builtins;
-        }
-        return Part::Native;
+        return native(symbol);
     }
     Part::Other
 }
 
+/// Symbol fragments of V8's garbage collector and of the handles it traces.
+const GC: &[&str] = &[
+    "Scaveng",
+    "MarkCompact",
+    "Marking",
+    "Sweep",
+    "Evacuat",
+    "Heap::",
+    "MinorM",
+    "MemoryAllocator",
+    "WriteBarrier",
+    "GlobalHandles",
+    "TracedReference",
+    "IsUnscavenged",
+    "IsUnmodified",
+    "HeapTracer",
+];
+
+/// Sorts a symbol of the workerd binary (which embeds V8, kj, SQLite and tcmalloc).
+fn native(symbol: &str) -> Part {
+    if symbol.starts_with("Builtins_") {
+        return Part::Builtins;
+    }
+    if symbol.contains("tcmalloc")
+        || symbol.starts_with("TCMalloc")
+        || symbol.starts_with("operator new")
+        || symbol.starts_with("operator delete")
+    {
+        return Part::Allocator;
+    }
+    if symbol.starts_with("cppgc::")
+        || symbol.starts_with("heap::base::")
+        || GC.iter().any(|g| symbol.contains(g))
+    {
+        return Part::Gc;
+    }
+    if symbol.starts_with("v8::") {
+        return Part::V8;
+    }
+    if symbol.starts_with("workerd::") {
+        return Part::Workerd;
+    }
+    if symbol.starts_with("kj::") || symbol.starts_with("capnp::") {
+        return Part::Kj;
+    }
+    if !symbol.contains("::") && !symbol.contains('<') {
+        return Part::C;
+    }
+    Part::OtherNative
+}
+
 /// Samples per [`Part`], in the order of [`Part::ALL`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Split(pub [u64; 7]);
+pub struct Split(pub [u64; Part::ALL.len()]);
 
 impl Split {
     pub fn get(&self, part: Part) -> u64 {
@@ -297,9 +380,48 @@ mod tests {
             (
                 "workerd",
                 "[.] workerd::api::Headers::~Headers",
-                Part::Native,
+                Part::Workerd,
             ),
-            ("workerd", "[.] sqlite3VdbeExec", Part::Native),
+            (
+                "workerd",
+                "[.] workerd::jsg::HeapTracer::ResetRoot",
+                Part::Gc,
+            ),
+            (
+                "workerd",
+                "[.] v8::internal::GlobalHandles::Create",
+                Part::Gc,
+            ),
+            (
+                "workerd",
+                "[.] v8::internal::Scavenger::ScavengeObject<v8::internal::Slot>",
+                Part::Gc,
+            ),
+            (
+                "workerd",
+                "[.] cppgc::internal::SweepFinalizer::FinalizePage",
+                Part::Gc,
+            ),
+            ("workerd", "[.] v8::ObjectTemplate::NewInstance", Part::V8),
+            ("workerd", "[.] kj::_::ChainPromiseNode::fire", Part::Kj),
+            (
+                "workerd",
+                "[.] capnp::_::PointerBuilder::initStruct",
+                Part::Kj,
+            ),
+            (
+                "workerd",
+                "[.] tcmalloc::tcmalloc_internal::ThreadCache::Scavenge",
+                Part::Allocator,
+            ),
+            ("workerd", "[.] TCMallocInternalNewArray", Part::Allocator),
+            ("workerd", "[.] sqlite3VdbeExec", Part::C),
+            ("workerd", "[.] walChecksumBytes", Part::C),
+            (
+                "workerd",
+                "[.] std::__1::basic_string<char>::append",
+                Part::OtherNative,
+            ),
             (
                 "libc.so.6",
                 "[.] __memmove_avx512_unaligned_erms",
@@ -320,7 +442,7 @@ mod tests {
         let split = parse_report(text).unwrap();
         assert_eq!(split.get(Part::Kernel), 307);
         assert_eq!(split.get(Part::Wasm), 48);
-        assert_eq!(split.get(Part::Native), 73);
+        assert_eq!(split.get(Part::Workerd), 73);
         assert_eq!(split.get(Part::Builtins), 43);
         assert_eq!(split.total(), 307 + 48 + 73 + 43);
         assert!(parse_report("").is_err());

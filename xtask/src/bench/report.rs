@@ -290,28 +290,40 @@ pub fn bars(results: &Results) -> Vec<Bar> {
     let spread_first = spread.first().and_then(|(_, p)| *p);
     let spread_last = spread.last().and_then(|(_, p)| *p);
     let [spread_small, _, spread_large] = results.plan.spread_memory_calls;
-    let growth = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b as f64 - a as f64);
-    let grown = [growth(first, last), growth(spread_first, spread_last)];
-    bars.push(Bar {
-        name: format!(
-            "no wasm memory growth (duro): one object from {} to {} calls; 100 objects \
-             at c=64 from {} to {} calls",
-            thousands(small),
-            thousands(large),
-            thousands(spread_small),
-            thousands(spread_large)
+    // The design's bar is the first; the second holds the same rule under a harder load
+    // (100 objects, concurrent calls, index publishing).
+    for (name, a, b) in [
+        (
+            format!(
+                "no wasm memory growth (duro), one object, {} → {} calls",
+                thousands(small),
+                thousands(large)
+            ),
+            first,
+            last,
         ),
-        measured: match (first, last, spread_first, spread_last) {
-            (Some(a), Some(b), Some(c), Some(d)) => format!("{a} → {b} pages; {c} → {d} pages"),
-            _ => "n/a".to_owned(),
-        },
-        value: grown.iter().flatten().copied().fold(0.0, f64::max),
-        limit: 0.0,
-        met: match grown {
-            [Some(a), Some(b)] => Some(a <= 0.0 && b <= 0.0),
-            _ => None,
-        },
-    });
+        (
+            format!(
+                "no wasm memory growth (duro), 100 objects at c=64, {} → {} calls",
+                thousands(spread_small),
+                thousands(spread_large)
+            ),
+            spread_first,
+            spread_last,
+        ),
+    ] {
+        let grown = a.zip(b).map(|(a, b)| b as f64 - a as f64);
+        bars.push(Bar {
+            name,
+            measured: match (a, b) {
+                (Some(a), Some(b)) => format!("{a} → {b} pages"),
+                _ => "n/a".to_owned(),
+            },
+            value: grown.unwrap_or(f64::NAN),
+            limit: 0.0,
+            met: grown.map(|g| g <= 0.0),
+        });
+    }
     bars
 }
 
@@ -915,8 +927,9 @@ fn profile_section(w: &mut String, results: &Results, labels: &[&str]) {
             );
         }
         let own = |x: &Profiled| {
-            [Part::Wasm, Part::Js, Part::Transitions]
+            Part::ALL
                 .iter()
+                .filter(|p| p.is_worker())
                 .map(|p| x.us_per_request(Some(*p)))
                 .sum::<f64>()
         };
