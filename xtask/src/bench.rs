@@ -974,9 +974,9 @@ fn measure_activations(plan: &Plan, impls: &[Impl], servers: &[Server], figures:
 
 /// One workerd per implementation, started afresh (with `prepared`'s config per
 /// implementation), then warmed: every round of a phase runs on new processes, so that
-/// one process's luck (its heap, its JIT's choices), which differs by 10–25 % in CPU per
-/// request between processes running the same code, is spread over the rounds instead of
-/// weighing on every round of one implementation.
+/// one process's luck (its heap, its JIT's choices), which can differ by up to 30 % in
+/// CPU per request between processes running the same code, is spread over the rounds
+/// instead of weighing on every round of one implementation.
 fn fresh_servers(
     plan: &Plan,
     workerd: &Path,

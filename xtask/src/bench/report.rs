@@ -446,8 +446,8 @@ pub fn markdown(results: &Results) -> String {
          requests/s counts 200 replies; latencies are per request, in milliseconds. Medians \
          over {} rounds. \"100 objects\" spreads the requests over 100 names. Every round \
          starts a new workerd process per implementation and warms it ({} ms of adds over \
-         the 100 objects, then {} ms of reads): the same code in two processes differs by \
-         10–25 % in CPU per request, so that one process's luck is spread over the rounds \
+         the 100 objects, then {} ms of reads): the same code in two processes can differ by \
+         up to 30 % in CPU per request, so that one process's luck is spread over the rounds \
          instead of weighing on all of them.\n",
         plan.warmup.as_millis(),
         plan.measure.as_millis(),
