@@ -1059,12 +1059,9 @@ fn measure_throughput(
                 max_requests: plan.max_requests,
             };
             for i in rotation(impls.len(), round) {
-                let cpu_before = servers[i].cpu_ns();
-                let outcome = load::run(servers[i].port, window, |c, n| scenario.call(c, n));
-                let cpu = servers[i]
-                    .cpu_ns()
-                    .zip(cpu_before)
-                    .map(|(b, a)| b.saturating_sub(a));
+                let (outcome, cpu) = servers[i].cpu_ns_during(|| {
+                    load::run(servers[i].port, window, |c, n| scenario.call(c, n))
+                });
                 record_failures(&mut figures[i], &impls[i], scenario.key, &outcome);
                 figures[i].throughput[s].push(Sample {
                     rps: outcome.rps(),
@@ -1164,18 +1161,15 @@ fn measure_profile(
                         .join(impls[i].key)
                         .join(format!("perf-{}.data", scenario.key));
                     let recording = profile::record(perf, server.pid(), &data)?;
-                    let cpu_before = server.cpu_ns();
                     let window = Window {
                         concurrency: scenario.concurrency,
                         warmup: Duration::ZERO,
                         measure: plan.measure,
                         max_requests: plan.max_requests,
                     };
-                    let outcome = load::run(server.port, window, |c, n| scenario.call(c, n));
-                    let cpu = server
-                        .cpu_ns()
-                        .zip(cpu_before)
-                        .map(|(b, a)| b.saturating_sub(a));
+                    let (outcome, cpu) = server.cpu_ns_during(|| {
+                        load::run(server.port, window, |c, n| scenario.call(c, n))
+                    });
                     let split = recording.finish(perf)?;
                     let _ = std::fs::remove_file(&data);
                     record_failures(&mut figures[i], &impls[i], "profile", &outcome);

@@ -537,6 +537,18 @@ impl Server {
         Some(total)
     }
 
+    /// Runs `work` and returns its result with the CPU time workerd used meanwhile, in
+    /// nanoseconds (`None` where /proc is not available).
+    pub fn cpu_ns_during<R>(&self, work: impl FnOnce() -> R) -> (R, Option<u64>) {
+        let before = self.cpu_ns();
+        let result = work();
+        let used = self
+            .cpu_ns()
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before));
+        (result, used)
+    }
+
     /// Resident set size and its peak, in KiB, from `/proc/<pid>/status`.
     pub fn rss_kib(&self) -> Option<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
