@@ -96,6 +96,12 @@ impl Plan {
         }
     }
 
+    /// How long a new workerd process is warmed with adds over the 100 objects before it
+    /// is measured (then [`Plan::warmup`] of reads).
+    pub fn process_warmup(&self) -> Duration {
+        self.warmup * 4
+    }
+
     fn quick() -> Plan {
         Plan {
             quick: true,
@@ -1004,7 +1010,7 @@ fn fresh_servers(
         let window = Window {
             concurrency: spread.concurrency,
             warmup: Duration::ZERO,
-            measure: plan.warmup * 4,
+            measure: plan.process_warmup(),
             max_requests: plan.max_requests,
         };
         load::run(server.port, window, |c, n| spread.call(c, n));

@@ -452,7 +452,7 @@ pub fn markdown(results: &Results) -> String {
         plan.warmup.as_millis(),
         plan.measure.as_millis(),
         plan.rounds,
-        (plan.warmup * 4).as_millis(),
+        plan.process_warmup().as_millis(),
         plan.warmup.as_millis(),
     );
     let _ = writeln!(
