@@ -3,51 +3,40 @@
 
 use std::rc::Rc;
 
-use futures::future::LocalBoxFuture;
+use futures::future::{self, Either, LocalBoxFuture};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CallError, Error, Result};
-use crate::host::{spawn_host, Endpoint, HostParts};
-use crate::object::Object;
-use crate::wire::{self, Reply};
+use crate::error::{CallError, Error, ErrorCode, Result};
+use crate::wire::{self, Chain, Reply};
 
 /// Sends encoded calls to an object and returns its raw reply.
+#[doc(hidden)]
 pub trait Transport {
-    /// Sends one call.
+    /// Sends one call; `chain` is the encoded [`Chain`] of an object-to-object call.
     fn send<'a>(
         &'a self,
         method: &'a str,
         name: &'a str,
+        chain: Option<&'a str>,
         body: Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<Reply>>;
 }
 
-/// Where a stub can come from: a worker's `Env`, an object's [`Ctx`](crate::Ctx), or a
-/// test's `TestEnv`.
-pub trait Connect {
-    /// A client for the object `name` of `target`'s class.
-    fn connect(&self, target: Target, name: &str) -> Result<Client>;
-}
+/// Makes the future that resolves when a call's deadline has passed.
+pub(crate) type Sleep = Rc<dyn Fn(u64) -> LocalBoxFuture<'static, ()>>;
 
-/// Identifies an object class to a [`Connect`] implementation.
-#[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct Target {
-    pub class: &'static str,
-    pub binding: &'static str,
-    pub spawn: fn(HostParts) -> Rc<dyn Endpoint>,
-}
-
-impl Target {
-    /// The target of object type `T`.
-    pub fn of<T: Object>() -> Self {
-        Target {
-            class: T::CLASS,
-            binding: T::BINDING,
-            spawn: spawn_host::<T>,
-        }
-    }
+/// What a call made from inside a turn carries: where it came from and how long it may
+/// take.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    /// The chain of the running call, with the calling object last.
+    pub chain: Chain,
+    /// The deadline in milliseconds, and how to wait for it.
+    pub deadline_ms: u64,
+    pub sleep: Sleep,
+    /// Called when the deadline passes (the turn then rolls back).
+    pub on_deadline: Rc<dyn Fn(&Error)>,
 }
 
 /// An untyped client for one object.
@@ -56,6 +45,9 @@ pub struct Client {
     transport: Rc<dyn Transport>,
     class: &'static str,
     name: Rc<str>,
+    caller: Option<Rc<Caller>>,
+    /// The encoded chain, made once per client.
+    chain: Option<Rc<str>>,
 }
 
 impl core::fmt::Debug for Client {
@@ -74,12 +66,33 @@ pub enum NoUserError {}
 
 impl Client {
     /// A client sending through `transport` to the object `name` of `class`.
+    #[doc(hidden)]
     pub fn new(transport: Rc<dyn Transport>, class: &'static str, name: &str) -> Self {
         Client {
             transport,
             class,
             name: name.into(),
+            caller: None,
+            chain: None,
         }
+    }
+
+    /// This client, for calls made from inside a turn of another object.
+    pub(crate) fn from_turn(mut self, caller: Caller) -> Self {
+        self.chain = Some(caller.chain.encode().into());
+        self.caller = Some(Rc::new(caller));
+        self
+    }
+
+    /// This client with another deadline for calls made from inside a turn (calls from a
+    /// worker have none of duro's own).
+    pub fn with_timeout(mut self, timeout: core::time::Duration) -> Self {
+        if let Some(caller) = &mut self.caller {
+            let mut c = (**caller).clone();
+            c.deadline_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            *caller = Rc::new(c);
+        }
+        self
     }
 
     /// The object's name.
@@ -104,7 +117,40 @@ impl Client {
         E: DeserializeOwned,
     {
         let body = wire::encode(args)?;
-        let reply = self.transport.send(method, &self.name, body).await?;
+        let send = self
+            .transport
+            .send(method, &self.name, self.chain.as_deref(), body);
+        let reply = match &self.caller {
+            None => send.await?,
+            Some(caller) => {
+                caller
+                    .chain
+                    .check(self.class, &self.name)
+                    .inspect_err(|e| {
+                        tracing::warn!(error = %e, "duro call refused");
+                    })?;
+                let deadline = (caller.sleep)(caller.deadline_ms);
+                match future::select(send, deadline).await {
+                    Either::Left((reply, _)) => reply?,
+                    Either::Right(((), _)) => {
+                        let e = Error::new(
+                            ErrorCode::DeadlineExceeded,
+                            format!(
+                                "calling `{method}` on {}/{} got no reply within {} ms; the \
+                                 calling turn rolls back (call chain: {})",
+                                self.class,
+                                self.name,
+                                caller.deadline_ms,
+                                caller.chain.describe(self.class, &self.name)
+                            ),
+                        );
+                        tracing::warn!(error = %e, "duro call deadline passed");
+                        (caller.on_deadline)(&e);
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
         wire::decode_reply(&reply)
     }
 

@@ -1,36 +1,15 @@
 //! [`Ctx`]: what a method can reach besides its state.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::LocalBoxFuture;
-
-use crate::client::{Client, Connect, Target};
-use crate::error::Result;
-use crate::object::Object;
+use crate::client::{Caller, Client};
+use crate::error::{Error, Result};
+use crate::platform::{sealed, Connect, Platform, Target};
 use crate::storage::Storage;
-use crate::timers::{Op, Ops, Timers};
-
-/// The services of the place an object runs in: workerd, or a test's memory.
-#[doc(hidden)]
-pub trait Platform {
-    /// Milliseconds since the Unix epoch (`Date.now()` in workers, the manual clock in tests).
-    fn now_ms(&self) -> u64;
-    /// Reaches other objects.
-    fn connect(&self, target: Target, name: &str) -> Result<Client>;
-    /// Keeps work going after the reply.
-    fn wait_until(&self, work: LocalBoxFuture<'static, ()>);
-    /// The platform's id for this object.
-    fn id(&self) -> String;
-    /// A random number (for timer ids).
-    fn random_u64(&self) -> u64;
-    /// The KV namespace bound as `binding` (for the index publisher).
-    fn kv(&self, binding: &str) -> Result<Rc<dyn crate::index::Kv>>;
-    /// The worker's env.
-    #[cfg(target_arch = "wasm32")]
-    fn env(&self) -> &worker::Env;
-}
+use crate::table::{Op, Ops};
+use crate::wire::Chain;
 
 /// Context passed to methods that ask for it with a `ctx: &Ctx` argument.
 ///
@@ -59,6 +38,10 @@ pub struct Ctx {
     delete: Cell<bool>,
     attempt: u32,
     timer_ops: Ops,
+    /// The chain of the running call (empty for calls from a worker and for timers).
+    chain: Chain,
+    /// Set when a call this turn made passed its deadline: the turn then rolls back.
+    deadline_passed: Rc<RefCell<Option<Error>>>,
 }
 
 impl core::fmt::Debug for Ctx {
@@ -85,7 +68,19 @@ impl Ctx {
             delete: Cell::new(false),
             attempt: 0,
             timer_ops: Ops::default(),
+            chain: Chain::default(),
+            deadline_passed: Rc::default(),
         }
+    }
+
+    pub(crate) fn with_chain(mut self, chain: Chain) -> Self {
+        self.chain = chain;
+        self
+    }
+
+    /// The error of a call of this turn whose deadline passed, if any.
+    pub(crate) fn deadline_passed(&self) -> Option<Error> {
+        self.deadline_passed.borrow().clone()
     }
 
     pub(crate) fn with_attempt(mut self, attempt: u32) -> Self {
@@ -107,11 +102,6 @@ impl Ctx {
 
     pub(crate) fn random_u64(&self) -> u64 {
         self.platform.random_u64()
-    }
-
-    /// Schedules, cancels and lists this object's durable timers.
-    pub fn timers(&self) -> Timers<'_> {
-        Timers::new(self)
     }
 
     /// Inside a `#[timer]` method: which attempt this is (1 for the first run, 2 for the
@@ -145,12 +135,6 @@ impl Ctx {
         self.platform.now_ms()
     }
 
-    /// A typed stub for another object. Awaiting it inside a mutating method holds this
-    /// object's turn: two objects that call each other that way wait on each other forever.
-    pub fn stub<T: Object>(&self, name: &str) -> Result<T::Stub> {
-        T::stub(self, name)
-    }
-
     /// Raw storage, for advanced use. Keys starting with `__duro/` are duro's own.
     pub fn storage(&self) -> &dyn Storage {
         &*self.storage
@@ -171,15 +155,51 @@ impl Ctx {
         self.delete.get()
     }
 
-    /// The worker's env, for bindings the object uses directly.
+    /// The worker var (or secret) `name` as text: from wrangler.toml's `[vars]` or a
+    /// secret in workers, from [`TestEnv::set_var`](crate::testing::TestEnv::set_var) in
+    /// tests. `None` when it is not set.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.platform.var(name)
+    }
+
+    /// The worker's env, for bindings the object uses directly (wasm only; for vars and
+    /// secrets use [`var`](Self::var), which works in tests too).
     #[cfg(target_arch = "wasm32")]
     pub fn env(&self) -> &worker::Env {
         self.platform.env()
     }
+
+    /// The deadline of calls made from this turn: the `DURO_CALL_TIMEOUT_MS` var, or
+    /// [`DEFAULT_CALL_TIMEOUT`].
+    fn call_timeout_ms(&self) -> u64 {
+        self.var(CALL_TIMEOUT_VAR)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_CALL_TIMEOUT.as_millis() as u64)
+    }
 }
+
+/// How long a call made from inside a turn waits for its reply before it fails with
+/// `deadline_exceeded` and the turn rolls back. Set per app with the `DURO_CALL_TIMEOUT_MS`
+/// var, per stub with [`Client::with_timeout`] (see [`Ctx::stub_with_timeout`](crate::Ctx::stub_with_timeout)).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The var that sets the call deadline of an app, in milliseconds.
+pub const CALL_TIMEOUT_VAR: &str = "DURO_CALL_TIMEOUT_MS";
+
+impl sealed::Sealed for Ctx {}
 
 impl Connect for Ctx {
     fn connect(&self, target: Target, name: &str) -> Result<Client> {
-        self.platform.connect(target, name)
+        let client = self.platform.connect(target, name)?;
+        let platform = self.platform.clone();
+        let passed = self.deadline_passed.clone();
+        Ok(client.from_turn(Caller {
+            chain: self.chain.then(self.class, &self.name),
+            deadline_ms: self.call_timeout_ms(),
+            sleep: Rc::new(move |ms| platform.sleep(ms)),
+            on_deadline: Rc::new(move |e| {
+                passed.borrow_mut().get_or_insert_with(|| e.clone());
+            }),
+        }))
     }
 }

@@ -33,6 +33,11 @@ pub enum ErrorCode {
     Internal,
     /// The object could not be reached at all (no HTTP status was received; 502).
     Unavailable,
+    /// The call would re-enter an object already waiting in its call chain, which would
+    /// wait on itself forever (508). Not retryable: the same call cycles again.
+    CallCycle,
+    /// A call made from inside a turn got no reply before its deadline (504). Retryable.
+    DeadlineExceeded,
 }
 
 impl ErrorCode {
@@ -47,6 +52,8 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 502,
             ErrorCode::Overloaded => 503,
+            ErrorCode::DeadlineExceeded => 504,
+            ErrorCode::CallCycle => 508,
         }
     }
 
@@ -62,6 +69,8 @@ impl ErrorCode {
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::CallCycle => "call_cycle",
+            ErrorCode::DeadlineExceeded => "deadline_exceeded",
         }
     }
 
@@ -70,13 +79,16 @@ impl ErrorCode {
     pub const fn default_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Overloaded | ErrorCode::Unavailable | ErrorCode::Internal
+            ErrorCode::Overloaded
+                | ErrorCode::Unavailable
+                | ErrorCode::Internal
+                | ErrorCode::DeadlineExceeded
         )
     }
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 9] = [
+    const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::UnknownMethod,
@@ -86,6 +98,8 @@ impl ErrorCode {
         ErrorCode::Overloaded,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::CallCycle,
+        ErrorCode::DeadlineExceeded,
     ];
 
     /// The code named `name` (its [`as_str`](ErrorCode::as_str)).
@@ -236,6 +250,17 @@ impl<E> CallError<E> {
             CallError::User(_) => ErrorCode::User,
             CallError::Framework(e) => e.code(),
         }
+    }
+}
+
+impl From<duro_index::Error> for Error {
+    fn from(e: duro_index::Error) -> Self {
+        let code = match e.kind() {
+            duro_index::ErrorKind::Invalid => ErrorCode::BadRequest,
+            duro_index::ErrorKind::Kv => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
+        };
+        Error::new(code, e.message().to_owned())
     }
 }
 

@@ -80,14 +80,15 @@
 //! index itself is the list of known names, so an object whose entry is missing must be
 //! named by the caller (from the app's own records).
 
-use std::time::Duration;
-
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
-use crate::client::{Connect, Target};
-use crate::error::{Error as DuroError, ErrorCode};
+use crate::error::Error as DuroError;
+use crate::names::REPUBLISH_METHOD;
 use crate::object::Object;
+use crate::platform::Connect;
+
+pub use crate::host::{MIN_INTERVAL, RETRY_CAP};
+pub use crate::object::IndexSpec;
 
 #[cfg(target_arch = "wasm32")]
 pub use duro_index::WorkerKv;
@@ -100,63 +101,6 @@ pub use duro_index::{KvStats, KvWrite, MemoryKv};
 
 /// The KV binding an `#[index]` publishes to unless it names another.
 pub const DEFAULT_BINDING: &str = "INDEX";
-/// Shortest time between two writes of one object's entry.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// Longest delay between two attempts of a failing publish.
-pub const RETRY_CAP: Duration = Duration::from_secs(60);
-
-/// Where an object publishes its projection: `#[index("<index>", binding = "<binding>")]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexSpec {
-    /// The index name: the first part of the KV key.
-    pub index: &'static str,
-    /// The KV namespace binding.
-    pub binding: &'static str,
-}
-
-/// The method name of the reserved publish timer.
-pub(crate) const PUBLISH_METHOD: &str = "__duro/publish";
-/// The id of the reserved publish timer (ids starting with `#` are never user names).
-pub(crate) const PUBLISH_ID: &str = "#publish";
-/// The reserved RPC method that asks an object to republish.
-pub(crate) const REPUBLISH_METHOD: &str = "__duro_republish";
-
-pub(crate) fn book_key(index: &str) -> String {
-    format!("{}index/{index}", crate::persist::RESERVED_PREFIX)
-}
-
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// An object's publishing bookkeeping, stored under `__duro/index/<index>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Book {
-    /// The last sequence number reserved; the next write uses a number above it.
-    pub seq: u64,
-    /// The projection (JSON) the object's entry holds as far as the object knows; `None`:
-    /// no entry.
-    #[serde(with = "serde_bytes")]
-    pub published: Option<Vec<u8>>,
-    /// The sequence number of `published`.
-    pub published_seq: u64,
-    /// When the entry was last written (put or delete), for the debounce.
-    pub written_ms: u64,
-    /// The entry may not hold `published` (a write failed midway, or a republish was
-    /// asked for): write it even if the projection did not change.
-    pub force: bool,
-}
-
-impl From<Error> for DuroError {
-    fn from(e: Error) -> Self {
-        let code = match e.kind() {
-            ErrorKind::Invalid => ErrorCode::BadRequest,
-            ErrorKind::Kv => ErrorCode::Unavailable,
-            _ => ErrorCode::Internal,
-        };
-        DuroError::new(code, e.message().to_owned())
-    }
-}
 
 fn spec_of<O: Object>() -> crate::Result<IndexSpec> {
     O::__INDEX.ok_or_else(|| {
@@ -181,7 +125,7 @@ pub async fn republish<O: Object>(
     name: &str,
 ) -> crate::Result<()> {
     spec_of::<O>()?;
-    let client = source.connect(Target::of::<O>(), name)?;
+    let client = source.connect(O::__TARGET, name)?;
     client.call_plain::<(), ()>(REPUBLISH_METHOD, &()).await
 }
 

@@ -4,7 +4,7 @@
 //! duro persists the struct as the object's state, turns the methods marked `#[rpc]` into
 //! typed remote calls with a generated client, publishes an optional `#[index]` projection
 //! to Workers KV so that workers can list objects without waking them (see
-//! [`mod@index`]), and runs the same object natively under `cargo test`.
+//! [`index`]), and runs the same object natively under `cargo test`.
 //!
 //! ```
 //! use duro::prelude::*;
@@ -59,32 +59,43 @@
 //! See `docs/design.md` in the repository for the wire protocol, the storage layout and
 //! the semantics of turns.
 
-mod client;
-mod ctx;
+// The layers, ground first; a module imports only from modules above it in this list.
+// Ground: codec and errors, and every reserved name.
 mod error;
-mod host;
-pub mod index;
 pub(crate) mod log;
 mod msgpack;
-mod object;
-pub mod persist;
-pub mod storage;
-pub mod timers;
+mod names;
 pub mod url;
+// Storage, with the write batch; the wire protocol and the stored state's layout.
+mod persist;
+pub mod storage;
+#[doc(hidden)]
 pub mod wire;
-
+// Clients, and the seams the runtimes (wasm, testing) implement.
+mod client;
+mod platform;
+// The timer table, the context a method sees, the object trait, the timers builder.
+mod ctx;
+mod object;
+mod table;
+pub mod timers;
+// The host: turns, alarms, publishing.
+mod host;
+// The index API, over the host's publisher.
+pub mod index;
+// The runtimes.
 #[cfg(feature = "testing")]
 pub mod testing;
-
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use client::{Client, Connect, Transport};
-pub use ctx::Ctx;
-pub use duro_macros::{index, methods, object, rpc, timer};
+pub use client::Client;
+pub use ctx::{Ctx, CALL_TIMEOUT_VAR, DEFAULT_CALL_TIMEOUT};
+pub use duro_macros::{methods, object, rpc, timer};
 pub use error::{CallError, Error, ErrorCode, Result};
-pub use host::{AlarmReport, Host, HostStats};
+pub use names::RESERVED_PREFIX;
 pub use object::{Object, Stub};
+pub use platform::{AlarmReport, Connect, HostStats};
 pub use timers::{Timer, TimerId, TimerInfo};
 
 #[cfg(target_arch = "wasm32")]
@@ -96,17 +107,18 @@ pub use worker;
 
 /// Everything an object definition needs.
 pub mod prelude {
-    pub use crate::{index, rpc, timer, CallError, Ctx, Object, Stub};
+    pub use crate::{rpc, timer, CallError, Ctx, Object, Stub};
     pub use serde::{Deserialize, Serialize};
 }
 
 /// Items the macros' generated code uses. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::client::{NoUserError, Target};
-    pub use crate::host::{spawn_host, Endpoint, HostParts};
-    pub use crate::index::IndexSpec;
-    pub use crate::object::Kind;
+    pub use crate::client::{NoUserError, Transport};
+    pub use crate::host::{spawn_host, Host};
+    pub use crate::names::RESERVED_METHOD_PREFIX;
+    pub use crate::object::{Handler, IndexSpec, Method, TimerMethod};
+    pub use crate::platform::{Endpoint, HostParts, Target};
     pub use crate::timers::Timer;
     pub use crate::wire::{decode_args, encode, Failure};
     pub use futures::future::LocalBoxFuture;
@@ -263,6 +275,13 @@ pub mod __private {
         Ok(duro_index::record::encode_projection(value)?)
     }
 
+    /// Encodes an `#[index]` projection that may be absent (`None`: no entry).
+    pub fn encode_optional_projection<T: Projection>(
+        value: Option<T>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        value.as_ref().map(encode_projection::<T>).transpose()
+    }
+
     /// Encodes a plain return value.
     pub fn reply_value<T: RetEncode>(value: &T) -> Result<Vec<u8>, Failure> {
         Ok(encode(value)?)
@@ -286,6 +305,18 @@ pub mod __private {
         }
     }
 
+    /// Encodes a `Result<T, CallError<E>>`: a framework error travels as itself (its code
+    /// and retryable flag), a user error as a user error.
+    pub fn reply_call<T: RetEncode, E: UserErrorEncode>(
+        value: Result<T, crate::CallError<E>>,
+    ) -> Result<Vec<u8>, Failure> {
+        match value {
+            Ok(v) => Ok(encode(&v)?),
+            Err(crate::CallError::Framework(e)) => Err(e.into()),
+            Err(crate::CallError::User(e)) => reply_user::<T, E>(Err(e)),
+        }
+    }
+
     /// Turns a timer method's result into the dispatcher's.
     pub fn timer_value(_: ()) -> Result<(), Failure> {
         Ok(())
@@ -296,23 +327,20 @@ pub mod __private {
         Ok(value?)
     }
 
+    /// Turns a timer method's `Result<(), CallError<E>>` into the dispatcher's.
+    pub fn timer_call<E: core::fmt::Display>(
+        value: Result<(), crate::CallError<E>>,
+    ) -> Result<(), Failure> {
+        match value {
+            Ok(()) => Ok(()),
+            Err(crate::CallError::Framework(e)) => Err(e.into()),
+            Err(crate::CallError::User(e)) => timer_user::<E>(Err(e)),
+        }
+    }
+
     /// Turns a timer method's `Result<(), E>` into the dispatcher's.
     pub fn timer_user<E: core::fmt::Display>(value: Result<(), E>) -> Result<(), Failure> {
         value.map_err(|e| Error::new(ErrorCode::User, e.to_string()).into())
-    }
-
-    /// The failure for a timer name the dispatcher does not know.
-    pub fn unknown_timer(class: &str, method: &str) -> Failure {
-        crate::timers::unknown_timer(class, method).into()
-    }
-
-    /// The failure for a method name the dispatcher does not know.
-    pub fn unknown_method(class: &str, method: &str) -> Failure {
-        Error::new(
-            ErrorCode::UnknownMethod,
-            format!("{class} has no RPC method `{method}`"),
-        )
-        .into()
     }
 }
 

@@ -13,12 +13,9 @@
 //! the same write.
 
 use crate::error::{Error, Result};
+use crate::names::STATE_KEY;
 use crate::storage::{Entries, Storage};
 
-/// Key of the envelope.
-pub(crate) const STATE_KEY: &str = "__duro/state";
-/// Prefix every key duro reserves for itself starts with.
-pub const RESERVED_PREFIX: &str = "__duro/";
 /// Largest body stored inline, and the size of each chunk beyond it: under the 128 KiB
 /// value limit of Durable Object storage, with room for the envelope.
 pub(crate) const CHUNK_SIZE: usize = 120 * 1024;

@@ -46,6 +46,40 @@ pub trait Storage {
     fn stats(&self) -> StorageStats;
 }
 
+/// Storage changes, merged so that a key is either put or deleted (the last change to a
+/// key wins).
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Keys to write, each once.
+    pub puts: Vec<(String, Vec<u8>)>,
+    /// Keys to remove, each once.
+    pub deletes: Vec<String>,
+}
+
+impl Batch {
+    /// Puts `key`, replacing an earlier put or delete of it.
+    pub fn put(&mut self, key: String, value: Vec<u8>) {
+        self.deletes.retain(|k| *k != key);
+        match self.puts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.puts.push((key, value)),
+        }
+    }
+
+    /// Deletes `key`, replacing an earlier put of it.
+    pub fn delete(&mut self, key: String) {
+        self.puts.retain(|(k, _)| *k != key);
+        if !self.deletes.contains(&key) {
+            self.deletes.push(key);
+        }
+    }
+
+    /// Whether the batch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.deletes.is_empty()
+    }
+}
+
 /// How many storage operations an object performed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StorageStats {
@@ -201,5 +235,77 @@ impl Storage for MemoryStorage {
 
     fn stats(&self) -> StorageStats {
         self.counters.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::Batch;
+
+    #[test]
+    fn batches_merge_puts_and_deletes() {
+        let mut b = Batch::default();
+        b.put("a".into(), vec![1]);
+        b.delete("a".into());
+        b.delete("b".into());
+        b.put("b".into(), vec![2]);
+        b.put("c".into(), vec![3]);
+        b.put("c".into(), vec![4]);
+        b.delete("d".into());
+        b.delete("d".into());
+        assert_eq!(b.puts, vec![("b".into(), vec![2]), ("c".into(), vec![4])]);
+        assert_eq!(b.deletes, vec!["a".to_owned(), "d".to_owned()]);
+    }
+
+    mod model {
+        //! `Batch` against a `BTreeMap` model.
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use proptest::prelude::*;
+
+        use super::super::Batch;
+
+        #[derive(Debug, Clone)]
+        enum BatchOp {
+            Put(u8, u8),
+            Delete(u8),
+        }
+
+        fn batch_op() -> impl Strategy<Value = BatchOp> {
+            prop_oneof![
+                (0u8..6, any::<u8>()).prop_map(|(k, v)| BatchOp::Put(k, v)),
+                (0u8..6).prop_map(BatchOp::Delete),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn a_batch_keeps_the_last_change_of_each_key(ops in proptest::collection::vec(batch_op(), 0..40)) {
+                let mut batch = Batch::default();
+                let mut puts = BTreeMap::new();
+                let mut deletes = BTreeSet::new();
+                for op in ops {
+                    match op {
+                        BatchOp::Put(k, v) => {
+                            batch.put(k.to_string(), vec![v]);
+                            deletes.remove(&k.to_string());
+                            puts.insert(k.to_string(), vec![v]);
+                        }
+                        BatchOp::Delete(k) => {
+                            batch.delete(k.to_string());
+                            puts.remove(&k.to_string());
+                            deletes.insert(k.to_string());
+                        }
+                    }
+                }
+                let got_puts: BTreeMap<_, _> = batch.puts.iter().cloned().collect();
+                let got_deletes: BTreeSet<_> = batch.deletes.iter().cloned().collect();
+                prop_assert_eq!(got_puts.len(), batch.puts.len(), "a key put twice");
+                prop_assert_eq!(got_deletes.len(), batch.deletes.len(), "a key deleted twice");
+                prop_assert_eq!(got_puts, puts);
+                prop_assert_eq!(got_deletes, deletes);
+            }
+
+        }
     }
 }

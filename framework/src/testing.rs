@@ -38,19 +38,22 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::LocalBoxFuture;
 
-use crate::client::{check_name, Client, Connect, Target, Transport};
-use crate::ctx::Platform;
+use crate::client::{check_name, Client, Transport};
 use crate::error::{Error, ErrorCode, Result};
-use crate::host::{Endpoint, HostParts, HostStats};
 use crate::index::{Kv, KvSource, MemoryKv};
+use crate::names::{DEAD_PREFIX, TIMER_PREFIX};
 use crate::object::Object;
+use crate::platform::{sealed, Connect, Endpoint, HostParts, HostStats, Platform, Target};
 use crate::storage::{MemoryStorage, Storage};
-use crate::timers::TimerInfo;
+use crate::table::{self, TimerInfo};
 use crate::wire::{self, CallHead, Reply};
 
 /// The manual clock starts here: 2025-01-01T00:00:00Z.
@@ -73,6 +76,9 @@ struct World {
     objects: RefCell<HashMap<Key, Slot>>,
     kvs: RefCell<HashMap<String, Rc<MemoryKv>>>,
     background: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
+    vars: RefCell<HashMap<String, String>>,
+    /// Tasks waiting for the clock (call deadlines).
+    sleepers: RefCell<Vec<Waker>>,
     me: Weak<World>,
 }
 
@@ -106,6 +112,8 @@ impl TestEnv {
             objects: RefCell::new(HashMap::new()),
             kvs: RefCell::new(HashMap::new()),
             background: RefCell::new(Vec::new()),
+            vars: RefCell::new(HashMap::new()),
+            sleepers: RefCell::new(Vec::new()),
             me: me.clone(),
         });
         TestEnv { world }
@@ -140,7 +148,7 @@ impl TestEnv {
     /// The storage of object `name` of class `T` (created empty if it was never used), to
     /// inspect it or inject failures.
     pub fn storage<T: Object>(&self, name: &str) -> Rc<MemoryStorage> {
-        self.world.slot_storage(Target::of::<T>(), name)
+        self.world.slot_storage(T::__TARGET, name)
     }
 
     /// Counters of object `name`: activations and calls since the env was made (across
@@ -182,7 +190,7 @@ impl TestEnv {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         let target = self.world.clock_ms.get().saturating_add(ms);
         self.fire_until(target).await;
-        self.world.clock_ms.set(target);
+        self.world.set_clock(target);
     }
 
     /// Moves the manual clock forward by `by` without firing anything, as if the platform
@@ -190,8 +198,7 @@ impl TestEnv {
     pub fn skip(&self, by: Duration) {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         self.world
-            .clock_ms
-            .set(self.world.clock_ms.get().saturating_add(ms));
+            .set_clock(self.world.clock_ms.get().saturating_add(ms));
     }
 
     /// Fires every alarm that is due at the current time (including alarms re-armed for
@@ -213,7 +220,7 @@ impl TestEnv {
             };
             let Some((at, key)) = next else { return };
             if at > self.world.clock_ms.get() {
-                self.world.clock_ms.set(at);
+                self.world.set_clock(at);
             }
             let (target, storage) = {
                 let objects = self.world.objects.borrow();
@@ -237,13 +244,28 @@ impl TestEnv {
     /// The pending timers of object `name`, in due order.
     pub fn pending_timers<T: Object>(&self, name: &str) -> Vec<TimerInfo> {
         let dump = self.storage::<T>(name).dump();
-        crate::timers::decode_all(dump.iter(), crate::timers::TIMER_PREFIX)
+        table::decode_all(dump.iter(), TIMER_PREFIX)
     }
 
     /// The dead-lettered timers of object `name`.
     pub fn dead_timers<T: Object>(&self, name: &str) -> Vec<TimerInfo> {
         let dump = self.storage::<T>(name).dump();
-        crate::timers::decode_all(dump.iter(), crate::timers::DEAD_PREFIX)
+        table::decode_all(dump.iter(), DEAD_PREFIX)
+    }
+
+    /// Sets the worker var `name`, as `[vars]` in wrangler.toml would: objects read it
+    /// with [`Ctx::var`](crate::Ctx::var).
+    pub fn set_var(&self, name: &str, value: impl Into<String>) {
+        self.world
+            .vars
+            .borrow_mut()
+            .insert(name.to_owned(), value.into());
+    }
+
+    /// Sets the secret `name`, as `wrangler secret put` would; objects read it with
+    /// [`Ctx::var`](crate::Ctx::var), like a var.
+    pub fn set_secret(&self, name: &str, value: impl Into<String>) {
+        self.set_var(name, value)
     }
 
     /// Sets the request body limit for objects activated from now on.
@@ -259,18 +281,26 @@ impl TestEnv {
         protocol: Option<&str>,
         body: &[u8],
     ) -> Reply {
-        let host = self.world.host(Target::of::<T>(), name);
+        let host = self.world.host(T::__TARGET, name);
         let path = format!("{}{method}", wire::CALL_PREFIX);
         let head = CallHead {
             path: &path,
             protocol,
             content_length: Some(body.len() as u64),
+            chain: None,
         };
         host.handle(head, Some(name), body).await
     }
 }
 
 impl World {
+    fn set_clock(&self, ms: u64) {
+        self.clock_ms.set(ms);
+        for waker in std::mem::take(&mut *self.sleepers.borrow_mut()) {
+            waker.wake();
+        }
+    }
+
     fn kv(&self, binding: &str) -> Rc<MemoryKv> {
         self.kvs
             .borrow_mut()
@@ -358,6 +388,18 @@ impl Platform for TestPlatform {
         }
     }
 
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        let due = self.now_ms().saturating_add(ms);
+        Box::pin(Sleep {
+            world: self.world.clone(),
+            due,
+        })
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        self.world.upgrade()?.vars.borrow().get(name).cloned()
+    }
+
     fn id(&self) -> String {
         self.id.clone()
     }
@@ -383,6 +425,27 @@ impl Platform for TestPlatform {
     }
 }
 
+/// Resolves when the manual clock reaches `due` (or the world is gone).
+struct Sleep {
+    world: Weak<World>,
+    due: u64,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(world) = self.world.upgrade() else {
+            return Poll::Ready(());
+        };
+        if world.clock_ms.get() >= self.due {
+            return Poll::Ready(());
+        }
+        world.sleepers.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 struct TestTransport {
     world: Weak<World>,
     target: Target,
@@ -393,6 +456,7 @@ impl Transport for TestTransport {
         &'a self,
         method: &'a str,
         name: &'a str,
+        chain: Option<&'a str>,
         body: Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<Reply>> {
         Box::pin(async move {
@@ -406,6 +470,7 @@ impl Transport for TestTransport {
                 path: &path,
                 protocol: Some(wire::PROTOCOL_VERSION),
                 content_length: Some(body.len() as u64),
+                chain,
             };
             let reply = host.handle(head, Some(name), &body).await;
             world.drain_background().await;
@@ -413,6 +478,8 @@ impl Transport for TestTransport {
         })
     }
 }
+
+impl sealed::Sealed for TestEnv {}
 
 impl Connect for TestEnv {
     fn connect(&self, target: Target, name: &str) -> Result<Client> {

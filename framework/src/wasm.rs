@@ -12,11 +12,12 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
 use worker::{Env, Response};
 
-use crate::client::{check_name, Client, Connect, Target, Transport};
-use crate::ctx::Platform;
+use crate::client::{check_name, Client, Transport};
 use crate::error::{Error, ErrorCode, Result};
-use crate::host::{Host, HostParts, HostStats};
+use crate::host::Host;
+use crate::names::STATS_PATH;
 use crate::object::Object;
+use crate::platform::{sealed, Connect, HostParts, HostStats, Platform, Target};
 use crate::storage::{Counters, Entries, Storage, StorageStats};
 use crate::wire::{self, CallHead, Reply};
 
@@ -203,6 +204,18 @@ impl Platform for WorkerPlatform {
         let _ = self.state.wait_until(&promise);
     }
 
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        Box::pin(worker::Delay::from(core::time::Duration::from_millis(ms)))
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        self.env
+            .var(name)
+            .or_else(|_| self.env.secret(name))
+            .ok()
+            .map(|v| v.to_string())
+    }
+
     fn id(&self) -> String {
         self.state
             .id()
@@ -237,6 +250,7 @@ impl Transport for WorkerTransport {
         &'a self,
         method: &'a str,
         name: &'a str,
+        chain: Option<&'a str>,
         body: Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<Reply>> {
         Box::pin(async move {
@@ -244,6 +258,9 @@ impl Transport for WorkerTransport {
             let headers = web_sys::Headers::new().map_err(|e| js_error("building the call", e))?;
             let _ = headers.set(wire::PROTOCOL_HEADER, wire::PROTOCOL_VERSION);
             let _ = headers.set(wire::NAME_HEADER, name);
+            if let Some(chain) = chain {
+                let _ = headers.set(wire::CHAIN_HEADER, chain);
+            }
             let init = web_sys::RequestInit::new();
             init.set_method("POST");
             if body.len() <= wire::INLINE_LIMIT {
@@ -288,6 +305,8 @@ impl Transport for WorkerTransport {
     }
 }
 
+impl sealed::Sealed for Env {}
+
 impl Connect for Env {
     fn connect(&self, target: Target, name: &str) -> Result<Client> {
         check_name(name)?;
@@ -330,8 +349,6 @@ pub async fn object_stats<T: Object>(env: &Env, name: &str) -> Result<String> {
         .await
         .map_err(|e| Error::new(ErrorCode::Unavailable, e.to_string()))
 }
-
-const STATS_PATH: &str = "/__duro/stats";
 
 static TRACING: Once = Once::new();
 
@@ -422,24 +439,33 @@ impl<T: Object> WasmHost<T> {
         let header = |name: &str| headers.get(name).ok().flatten();
         let protocol = header(wire::PROTOCOL_HEADER);
         let name = header(wire::NAME_HEADER);
+        let chain = header(wire::CHAIN_HEADER);
         let content_length = header("content-length").and_then(|v| v.parse().ok());
         let head = CallHead {
             path,
             protocol: protocol.as_deref(),
             content_length,
+            chain: chain.as_deref(),
         };
-        // Reject bad heads and declared-oversized bodies before reading the body.
-        if let Err(e) = wire::check_head(&head, self.host_limit()) {
-            return respond(Reply::error(e), false);
-        }
+        // The one check of the head, before the body is read: a bad head or a declared
+        // oversized body is rejected without reading it.
+        let limit = self.host.body_limit();
+        let method = match wire::check_head(&head, limit) {
+            Ok(method) => method,
+            Err(e) => return respond(Reply::error(e), false),
+        };
         if let Some(args) = header(wire::ARGS_HEADER) {
-            let body = match wire::check_len(args.len() as u64, self.host_limit())
+            let body = match wire::check_len(args.len() as u64, limit)
                 .and_then(|()| wire::base64url_decode(&args))
             {
                 Ok(body) => body,
                 Err(e) => return respond(Reply::error(e), true),
             };
-            return respond(self.host.handle(head, name.as_deref(), &body).await, true);
+            let reply = self
+                .host
+                .call(method, name.as_deref(), head.chain, &body)
+                .await;
+            return respond(reply, true);
         }
         let body = match req.array_buffer() {
             Ok(p) => match JsFuture::from(p).await {
@@ -462,7 +488,14 @@ impl<T: Object> WasmHost<T> {
                 )
             }
         };
-        respond(self.host.handle(head, name.as_deref(), &body).await, false)
+        if let Err(e) = wire::check_len(body.len() as u64, limit) {
+            return respond(Reply::error(e), false);
+        }
+        let reply = self
+            .host
+            .call(method, name.as_deref(), head.chain, &body)
+            .await;
+        respond(reply, false)
     }
 
     /// The class's `alarm` handler. An error makes the platform retry the alarm.
@@ -471,10 +504,6 @@ impl<T: Object> WasmHost<T> {
             Ok(_) => Ok(JsValue::UNDEFINED),
             Err(e) => Err(JsValue::from_str(&e.to_string())),
         }
-    }
-
-    fn host_limit(&self) -> usize {
-        self.host.body_limit()
     }
 
     fn stats_response(&self) -> core::result::Result<JsValue, JsValue> {

@@ -19,20 +19,14 @@ use crate::msgpack;
 /// Why MessagePack bytes did not decode (or a value did not encode).
 pub use crate::msgpack::Error as MsgpackError;
 
+pub use crate::names::{
+    ARGS_HEADER, CALL_PREFIX, CHAIN_HEADER, NAME_HEADER, PROTOCOL_HEADER, REPLY_HEADER,
+};
+
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: &str = "1";
-/// Header carrying [`PROTOCOL_VERSION`].
-pub const PROTOCOL_HEADER: &str = "x-duro-protocol";
-/// Header carrying the object's name (objects are addressed by name).
-pub const NAME_HEADER: &str = "x-duro-object";
-/// Path prefix of RPC calls; the method's wire name follows.
-pub const CALL_PREFIX: &str = "/__duro/call/";
 /// Default limit on request bodies, enforced before decoding.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
-/// Header carrying small arguments (base64url MessagePack) instead of the body.
-pub const ARGS_HEADER: &str = "x-duro-args";
-/// Header carrying a small successful result (base64url MessagePack) instead of the body.
-pub const REPLY_HEADER: &str = "x-duro-reply";
 /// Largest payload sent in [`ARGS_HEADER`] or [`REPLY_HEADER`]; larger ones use the body.
 /// Headers arrive with the request, so small calls skip two asynchronous body reads.
 pub const INLINE_LIMIT: usize = 2048;
@@ -164,13 +158,15 @@ pub struct CallHead<'a> {
     pub protocol: Option<&'a str>,
     /// The declared body length, if present (checked before the body is read).
     pub content_length: Option<u64>,
+    /// The [`Chain`] header of an object-to-object call, if present.
+    pub chain: Option<&'a str>,
 }
 
 /// Checks a call's path, protocol header and declared length, and returns the method name.
 ///
 /// ```
 /// use duro::wire::{check_head, CallHead};
-/// let head = CallHead { path: "/__duro/call/add", protocol: Some("1"), content_length: Some(3) };
+/// let head = CallHead { path: "/__duro/call/add", protocol: Some("1"), content_length: Some(3), chain: None };
 /// assert_eq!(check_head(&head, 1024).unwrap(), "add");
 /// let bad = CallHead { protocol: Some("2"), ..head };
 /// assert_eq!(check_head(&bad, 1024).unwrap_err().code(), duro::ErrorCode::UnsupportedProtocol);
@@ -289,6 +285,103 @@ pub fn decode_reply<T: DeserializeOwned, E: DeserializeOwned>(
     ))
 }
 
+/// The objects a call came through, oldest first, as `Class/name`: it travels with every
+/// object-to-object call in [`CHAIN_HEADER`] (base64url MessagePack), so that a call that
+/// would re-enter an object already waiting for it fails fast instead of waiting forever.
+///
+/// ```
+/// use duro::wire::Chain;
+/// let chain = Chain::default().then("Lobby", "a").then("Player", "p");
+/// assert!(chain.contains("Lobby", "a"));
+/// assert_eq!(Chain::decode(&chain.encode()).unwrap(), chain);
+/// assert_eq!(chain.describe("Lobby", "a"), "Lobby/a → Player/p → Lobby/a");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain(Vec<String>);
+
+/// Longest call chain: deeper calls fail with `call_cycle` (a chain this deep is a
+/// runaway recursion across objects, even without a cycle).
+pub const MAX_CHAIN: usize = 32;
+
+impl Chain {
+    fn entry(class: &str, name: &str) -> String {
+        format!("{class}/{name}")
+    }
+
+    /// Whether the object `class`/`name` is in the chain.
+    pub fn contains(&self, class: &str, name: &str) -> bool {
+        let entry = Self::entry(class, name);
+        self.0.contains(&entry)
+    }
+
+    /// The chain of a call made by `class`/`name` while running a call of this chain.
+    pub fn then(&self, class: &str, name: &str) -> Chain {
+        let mut next = self.0.clone();
+        next.push(Self::entry(class, name));
+        Chain(next)
+    }
+
+    /// How many objects the call came through.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the call came from a worker, not an object.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The chain, followed by `class`/`name`, for messages.
+    pub fn describe(&self, class: &str, name: &str) -> String {
+        let mut out = String::new();
+        for entry in &self.0 {
+            out.push_str(entry);
+            out.push_str(" → ");
+        }
+        out.push_str(&Self::entry(class, name));
+        out
+    }
+
+    /// The header value.
+    pub fn encode(&self) -> String {
+        // A list of strings always encodes.
+        base64url_encode(&encode(&self.0).unwrap_or_default())
+    }
+
+    /// Reads a header value; a bad one is a `bad_request`.
+    pub fn decode(header: &str) -> Result<Chain, Error> {
+        let bytes = base64url_decode(header)?;
+        decode::<Vec<String>>(&bytes).map(Chain).map_err(|e| {
+            Error::bad_request(format!("the {CHAIN_HEADER} header does not decode: {e}"))
+        })
+    }
+
+    /// Fails with `call_cycle` if a call of this chain to `class`/`name` would wait on
+    /// itself (or the chain is longer than [`MAX_CHAIN`]).
+    pub fn check(&self, class: &str, name: &str) -> Result<(), Error> {
+        if self.contains(class, name) {
+            return Err(Error::new(
+                ErrorCode::CallCycle,
+                format!(
+                    "call cycle: {} (an object waiting for a reply was called again; \
+                     schedule a timer or call from the worker instead)",
+                    self.describe(class, name)
+                ),
+            ));
+        }
+        if self.len() >= MAX_CHAIN {
+            return Err(Error::new(
+                ErrorCode::CallCycle,
+                format!(
+                    "call chain deeper than {MAX_CHAIN} objects: {}",
+                    self.describe(class, name)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +417,7 @@ mod tests {
             path: "/__duro/call/add",
             protocol: Some("1"),
             content_length: Some(10),
+            chain: None,
         };
         assert_eq!(check_head(&head, 10).unwrap(), "add");
         let big = CallHead {
@@ -419,7 +513,7 @@ mod tests {
 
         #[test]
         fn heads_never_panic(path in ".{0,80}", proto in proptest::option::of(".{0,8}"), len in any::<Option<u64>>()) {
-            let head = CallHead { path: &path, protocol: proto.as_deref(), content_length: len };
+            let head = CallHead { path: &path, protocol: proto.as_deref(), content_length: len, chain: None };
             let _ = check_head(&head, DEFAULT_BODY_LIMIT);
         }
 

@@ -26,6 +26,9 @@ enum Returns {
     Framework(Type),
     /// `-> Result<T, E>`: the stub returns `Result<T, CallError<E>>`.
     User(Type, Type),
+    /// `-> Result<T, CallError<E>>`: the method can `?` framework errors, and its caller
+    /// sees them as themselves; the stub returns the same type.
+    Call(Type, Type),
 }
 
 struct Param {
@@ -79,7 +82,11 @@ struct IndexFn {
     ident: syn::Ident,
     index: String,
     binding: String,
+    /// The published type (`T` of `-> T` or `-> Option<T>`).
     ret: Type,
+    takes_ctx: bool,
+    /// `-> Option<T>`: `None` removes the entry.
+    optional: bool,
 }
 
 /// A `#[timer]` method.
@@ -163,7 +170,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             }
             let spec = parse_index(&mut cx, first);
             let checked = check_projection(&mut cx, f);
-            if let (Some((index, binding)), Some(ret)) = (spec, checked) {
+            if let (Some((index, binding)), Some((ret, takes_ctx, optional))) = (spec, checked) {
                 if let Some(prev) = &projection {
                     cx.error(
                         first,
@@ -178,6 +185,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                         index,
                         binding,
                         ret,
+                        takes_ctx,
+                        optional,
                     });
                 }
             }
@@ -345,8 +354,9 @@ fn parse_index(cx: &mut Ctxt, attr: &syn::Attribute) -> Option<(String, String)>
     (cx.len() == before).then_some((index, binding))
 }
 
-/// Checks `fn name(&self) -> T` and returns `T`.
-fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<Type> {
+/// Checks `fn name(&self[, ctx: &Ctx]) -> T` (or `-> Option<T>`) and returns `T`, whether
+/// it takes `&Ctx`, and whether it returns an `Option`.
+fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<(Type, bool, bool)> {
     let sig = &f.sig;
     let before = cx.len();
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -374,11 +384,19 @@ fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<Type> {
             "an #[index] projection takes `&self` as its only argument",
         ),
     }
-    if let Some(extra) = inputs.next() {
-        cx.error(
-            extra,
-            "an #[index] projection takes no arguments besides `&self`",
-        );
+    let mut takes_ctx = false;
+    for (i, extra) in inputs.enumerate() {
+        match extra {
+            FnArg::Typed(t)
+                if i == 0 && matches!(&*t.ty, Type::Reference(r) if is_ctx(&r.elem)) =>
+            {
+                takes_ctx = true
+            }
+            _ => cx.error(
+                extra,
+                "an #[index] projection takes no arguments besides `&self` and an optional `ctx: &Ctx`",
+            ),
+        }
     }
     let ret = match &sig.output {
         ReturnType::Default => {
@@ -395,10 +413,29 @@ fn check_projection(cx: &mut Ctxt, f: &ImplItemFn) -> Option<Type> {
                     "an #[index] projection returns an owned value (the type readers decode)",
                 );
             }
-            Some((**ty).clone())
+            Some(match option_inner(ty) {
+                Some(inner) => (inner.clone(), takes_ctx, true),
+                None => ((**ty).clone(), takes_ctx, false),
+            })
         }
     };
     ret.filter(|_| cx.len() == before)
+}
+
+/// `T` of `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [syn::GenericArgument::Type(t)] => Some(t),
+        _ => None,
+    }
 }
 
 fn check_method(
@@ -625,8 +662,27 @@ fn classify_return(ty: &Type) -> Returns {
     match types[..] {
         [ok] => Returns::Framework(ok.clone()),
         [ok, err] if is_duro_error(err) => Returns::Framework(ok.clone()),
-        [ok, err] => Returns::User(ok.clone(), err.clone()),
+        [ok, err] => match call_error_inner(err) {
+            Some(user) => Returns::Call(ok.clone(), user.clone()),
+            None => Returns::User(ok.clone(), err.clone()),
+        },
         _ => Returns::Plain(ty.clone()),
+    }
+}
+
+/// `E` of `CallError<E>` (or `duro::CallError<E>`).
+fn call_error_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "CallError" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [syn::GenericArgument::Type(t)] => Some(t),
+        _ => None,
     }
 }
 
@@ -658,7 +714,16 @@ fn generate(
                 index,
                 binding,
                 ret,
+                takes_ctx,
+                optional,
             } = p;
+            let ctx = takes_ctx.then(|| quote!(__duro_ctx));
+            let value = quote!(#self_ident::#ident(self, #ctx));
+            let encode = if *optional {
+                quote!(::duro::__private::encode_optional_projection::<#ret>(#value))
+            } else {
+                quote!(::duro::__private::encode_projection::<#ret>(&#value).map(::core::option::Option::Some))
+            };
             quote! {
                 type __Projection = #ret;
                 const __INDEX: ::core::option::Option<::duro::__private::IndexSpec> =
@@ -666,14 +731,15 @@ fn generate(
                         index: #index,
                         binding: #binding,
                     });
+                #[allow(unused_variables)]
                 fn __projection(
                     &self,
-                ) -> ::core::option::Option<
-                    ::core::result::Result<::std::vec::Vec<u8>, ::duro::Error>,
+                    __duro_ctx: &::duro::Ctx,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::std::vec::Vec<u8>>,
+                    ::duro::Error,
                 > {
-                    ::core::option::Option::Some(::duro::__private::encode_projection::<#ret>(
-                        &#self_ident::#ident(self),
-                    ))
+                    #encode
                 }
             }
         }
@@ -688,16 +754,6 @@ fn generate(
         "Typed client of [`{self_ident}`], generated by `#[duro::methods]`: one async method per `#[rpc]` method."
     );
 
-    let kinds = valid().map(|r| {
-        let wire = &r.wire;
-        let kind = if r.mutating {
-            quote!(Write)
-        } else {
-            quote!(Read)
-        };
-        quote!(#wire => ::core::option::Option::Some(::duro::__private::Kind::#kind),)
-    });
-
     let arm = |r: &Rpc| {
         let wire = &r.wire;
         let ident = &r.ident;
@@ -709,9 +765,9 @@ fn generate(
         let decode = format_ident!("decode_args{}", r.params.len());
         let ctx = r.takes_ctx.then(|| quote!(__duro_ctx,));
         let call = if r.is_async {
-            quote!(#self_ident::#ident(self, #ctx #(#locals),*).await)
+            quote!(#self_ident::#ident(__duro_this, #ctx #(#locals),*).await)
         } else {
-            quote!(#self_ident::#ident(self, #ctx #(#locals),*))
+            quote!(#self_ident::#ident(__duro_this, #ctx #(#locals),*))
         };
         let reply = match &r.returns {
             Returns::Plain(t) => quote_spanned! {r.ret_span=>
@@ -723,18 +779,41 @@ fn generate(
             Returns::User(t, e) => quote_spanned! {r.ret_span=>
                 ::duro::__private::reply_user::<#t, #e>(__duro_out)
             },
+            Returns::Call(t, e) => quote_spanned! {r.ret_span=>
+                ::duro::__private::reply_call::<#t, #e>(__duro_out)
+            },
+        };
+        let (this, handler) = if r.mutating {
+            (quote!(&'a mut #self_ident), quote!(Write))
+        } else {
+            (quote!(&'a #self_ident), quote!(Read))
         };
         quote! {
-            #wire => {
-                let (#(#locals,)*) =
-                    ::duro::__private::#decode::<#(#tys),*>(__duro_method, __duro_args)?;
-                let __duro_out = #call;
-                #reply
-            }
+            ::duro::__private::Method {
+                name: #wire,
+                handler: ::duro::__private::Handler::#handler({
+                    #[allow(unused_variables)]
+                    fn __duro_rpc<'a>(
+                        __duro_this: #this,
+                        __duro_ctx: &'a ::duro::Ctx,
+                        __duro_args: &'a [u8],
+                    ) -> ::duro::__private::LocalBoxFuture<
+                        'a,
+                        ::core::result::Result<::std::vec::Vec<u8>, ::duro::__private::Failure>,
+                    > {
+                        ::std::boxed::Box::pin(async move {
+                            let (#(#locals,)*) =
+                                ::duro::__private::#decode::<#(#tys),*>(#wire, __duro_args)?;
+                            let __duro_out = #call;
+                            #reply
+                        })
+                    }
+                    __duro_rpc
+                }),
+            },
         }
     };
-    let read_arms: Vec<TokenStream> = valid().filter(|r| !r.mutating).map(arm).collect();
-    let write_arms: Vec<TokenStream> = valid().filter(|r| r.mutating).map(arm).collect();
+    let methods: Vec<TokenStream> = valid().map(arm).collect();
 
     let timer_arms = timers.iter().map(|t| {
         let wire = &t.wire;
@@ -744,16 +823,16 @@ fn generate(
             Some(ty) => (
                 quote! {
                     let __duro_payload =
-                        ::duro::__private::decode_payload::<#ty>(__duro_method, __duro_args)?;
+                        ::duro::__private::decode_payload::<#ty>(#wire, __duro_args)?;
                 },
                 quote!(__duro_payload),
             ),
             None => (quote!(), quote!()),
         };
         let call = if t.is_async {
-            quote!(#self_ident::#inner(self, #ctx #arg).await)
+            quote!(#self_ident::#inner(__duro_this, #ctx #arg).await)
         } else {
-            quote!(#self_ident::#inner(self, #ctx #arg))
+            quote!(#self_ident::#inner(__duro_this, #ctx #arg))
         };
         let finish = match &t.returns {
             Returns::Plain(ty) => {
@@ -763,13 +842,30 @@ fn generate(
                 quote_spanned!(ty.span()=> ::duro::__private::timer_framework(__duro_out))
             }
             Returns::User(_, e) => quote!(::duro::__private::timer_user::<#e>(__duro_out)),
+            Returns::Call(_, e) => quote!(::duro::__private::timer_call::<#e>(__duro_out)),
         };
         quote! {
-            #wire => {
-                #decode
-                let __duro_out = #call;
-                #finish
-            }
+            ::duro::__private::TimerMethod {
+                name: #wire,
+                run: {
+                    #[allow(unused_variables)]
+                    fn __duro_timer<'a>(
+                        __duro_this: &'a mut #self_ident,
+                        __duro_ctx: &'a ::duro::Ctx,
+                        __duro_args: &'a [u8],
+                    ) -> ::duro::__private::LocalBoxFuture<
+                        'a,
+                        ::core::result::Result<(), ::duro::__private::Failure>,
+                    > {
+                        ::std::boxed::Box::pin(async move {
+                            #decode
+                            let __duro_out = #call;
+                            #finish
+                        })
+                    }
+                    __duro_timer
+                },
+            },
         }
     });
 
@@ -790,7 +886,7 @@ fn generate(
                     .await,
                 )),
             ),
-            Returns::User(t, e) => (
+            Returns::User(t, e) | Returns::Call(t, e) => (
                 quote!(::core::result::Result<#t, ::duro::CallError<#e>>),
                 quote!(
                     ::duro::__private::#call::<#(#tys,)* #t, #e>(&self.client, #wire, #(#names),*)
@@ -850,75 +946,13 @@ fn generate(
             type Stub = #stub;
             #index_items
 
-            fn __kind(__duro_method: &str) -> ::core::option::Option<::duro::__private::Kind> {
-                match __duro_method {
-                    #(#kinds)*
-                    _ => ::core::option::Option::None,
-                }
-            }
-
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_ref<'a>(
-                &'a self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<::std::vec::Vec<u8>, ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#read_arms)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
-
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_timer<'a>(
-                &'a mut self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<(), ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#timer_arms)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_timer(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
-
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_mut<'a>(
-                &'a mut self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<::std::vec::Vec<u8>, ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#write_arms)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
+            const __TARGET: ::duro::__private::Target = ::duro::__private::Target {
+                class: #declared::CLASS,
+                binding: #declared::BINDING,
+                spawn: ::duro::__private::spawn_host::<#self_ident>,
+            };
+            const __METHODS: &'static [::duro::__private::Method<Self>] = &[#(#methods)*];
+            const __TIMERS: &'static [::duro::__private::TimerMethod<Self>] = &[#(#timer_arms)*];
         }
     }
 }

@@ -8,16 +8,48 @@
 //! activation writes one first. So a number is never used for two different writes.
 
 use std::rc::Rc;
+use std::time::Duration;
 
-use futures::lock::MutexGuard;
+use duro_index::Kv;
+use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
+use super::turn::Turn;
 use super::{Host, Loaded};
 use crate::error::{Error, Result};
-use crate::index::{self, Book, Kv, MIN_INTERVAL, PUBLISH_ID, PUBLISH_METHOD, RETRY_CAP};
+use crate::names::{BOOK_PREFIX, PUBLISH_ID, PUBLISH_METHOD};
 use crate::object::Object;
-use crate::timers::{self, Batch, Entry};
+use crate::storage::Batch;
+use crate::table::{self, millis, Entry};
 use crate::wire::{self, Failure};
+
+/// Shortest time between two writes of one object's entry.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest delay between two attempts of a failing publish.
+pub const RETRY_CAP: Duration = Duration::from_secs(60);
+
+/// The storage key of the bookkeeping of `index`.
+pub(super) fn book_key(index: &str) -> String {
+    format!("{BOOK_PREFIX}{index}")
+}
+
+/// An object's publishing bookkeeping, stored under `__duro/index/<index>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Book {
+    /// The last sequence number reserved; the next write uses a number above it.
+    pub seq: u64,
+    /// The projection (JSON) the object's entry holds as far as the object knows; `None`:
+    /// no entry.
+    #[serde(with = "serde_bytes")]
+    pub published: Option<Vec<u8>>,
+    /// The sequence number of `published`.
+    pub published_seq: u64,
+    /// When the entry was last written (put or delete), for the debounce.
+    pub written_ms: u64,
+    /// The entry may not hold `published` (a write failed midway, or a republish was
+    /// asked for): write it even if the projection did not change.
+    pub force: bool,
+}
 
 /// A KV write prepared under the turn and run outside it.
 struct Job {
@@ -26,7 +58,7 @@ struct Job {
     /// The projection being written (`None`: the entry is deleted).
     wanted: Option<Vec<u8>>,
     /// The KV value and metadata, for a put.
-    put: Option<index::record::Encoded>,
+    put: Option<duro_index::record::Encoded>,
     seq: Option<u64>,
 }
 
@@ -54,7 +86,7 @@ impl<T: Object> Host<T> {
         if !loaded.stored {
             return Ok(None);
         }
-        loaded.value.__projection().transpose()
+        loaded.value.__projection(&self.ctx(self.object_name()))
     }
 
     fn publish_entry(&self, due_ms: u64) -> Entry {
@@ -91,7 +123,7 @@ impl<T: Object> Host<T> {
         let mut book = loaded.book.clone().unwrap_or_default();
         if !force && !book.force {
             // This runs before the state is saved: the state will be stored.
-            let wanted = match loaded.value.__projection().transpose() {
+            let wanted = match loaded.value.__projection(&self.ctx(self.object_name())) {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::error!(class = T::CLASS, error = %e, "the #[index] projection does not encode; not publishing it");
@@ -106,11 +138,11 @@ impl<T: Object> Host<T> {
         book.force |= force;
         if !pending {
             let now = self.platform.now_ms();
-            let due = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
+            let due = now.max(book.written_ms.saturating_add(millis(MIN_INTERVAL)));
             let entry = self.publish_entry(due);
             self.table(loaded).await?.insert(entry, batch)?;
         }
-        batch.put(index::book_key(spec.index), wire::encode(&book)?);
+        batch.put(book_key(spec.index), wire::encode(&book)?);
         Ok(Some(book))
     }
 
@@ -123,11 +155,8 @@ impl<T: Object> Host<T> {
             ))
             .into());
         }
-        let mut slot = self.slot.lock().await;
-        let loaded = match &mut *slot {
-            Some(loaded) => loaded,
-            empty => empty.insert(self.load().await?),
-        };
+        let mut turn = self.turn().await?;
+        let loaded = &mut *turn;
         let mut batch = Batch::default();
         let book = self.plan_publish(loaded, &mut batch, true).await?;
         self.write(loaded, batch).await?;
@@ -153,7 +182,7 @@ impl<T: Object> Host<T> {
         let mut batch = Batch::default();
         if book.published.is_some() || book.force {
             let now = self.platform.now_ms();
-            let due = now.max(book.written_ms.saturating_add(index::millis(MIN_INTERVAL)));
+            let due = now.max(book.written_ms.saturating_add(millis(MIN_INTERVAL)));
             let entry = self.publish_entry(due);
             if let Some(table) = &mut loaded.timers {
                 if let Err(e) = table.insert(entry, &mut batch) {
@@ -162,7 +191,7 @@ impl<T: Object> Host<T> {
             }
         }
         match wire::encode(&book) {
-            Ok(bytes) => batch.put(index::book_key(spec.index), bytes),
+            Ok(bytes) => batch.put(book_key(spec.index), bytes),
             Err(e) => {
                 tracing::error!(class = T::CLASS, error = %e, "encoding the index bookkeeping failed")
             }
@@ -180,30 +209,17 @@ impl<T: Object> Host<T> {
         }
     }
 
-    /// Writes `batch`; on failure the in-memory timer table is dropped (it may hold
-    /// changes that did not land) and reloaded on next use.
-    async fn write(&self, loaded: &mut Loaded<T>, batch: Batch) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let written = self.storage.write(batch.puts, batch.deletes).await;
-        if written.is_err() {
-            loaded.timers = None;
-        }
-        written
-    }
-
     /// Runs the due publish timer `entry`. The decision and the sequence number are taken
     /// under the turn; the turn is released while KV is written and taken again to record
     /// the outcome. `Ok(true)`: published (or nothing to publish); `Ok(false)`: failed and
     /// rescheduled; `Err`: storage failed (the platform retries the alarm).
     pub(super) async fn run_publish(
         &self,
-        mut slot: MutexGuard<'_, Option<Loaded<T>>>,
+        mut turn: Turn<'_, T>,
         entry: Entry,
         now: u64,
     ) -> Result<bool> {
-        let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
+        let object = self.object_name();
         let span = tracing::info_span!(
             "duro.publish",
             class = T::CLASS,
@@ -213,12 +229,8 @@ impl<T: Object> Host<T> {
             seq = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let loaded = match &mut *slot {
-            Some(loaded) => loaded,
-            empty => empty.insert(self.load().await?),
-        };
         let step = self
-            .prepare_publish(loaded, &entry, &object, now)
+            .prepare_publish(&mut turn, &entry, &object, now)
             .instrument(span.clone())
             .await?;
         let mut job = match step {
@@ -228,7 +240,7 @@ impl<T: Object> Host<T> {
         if let Some(seq) = job.seq {
             span.record("seq", seq);
         }
-        drop(slot);
+        drop(turn);
         // The record moves into the KV write: `published` needs only the projection.
         let put = job.put.take();
         let outcome = if put.is_some() { "put" } else { "deleted" };
@@ -241,11 +253,8 @@ impl<T: Object> Host<T> {
             }
             None => job.kv.delete(&job.key).instrument(span.clone()).await,
         };
-        let mut slot = self.slot.lock().await;
-        let loaded = match &mut *slot {
-            Some(loaded) => loaded,
-            empty => empty.insert(self.load().await?),
-        };
+        let mut turn = self.turn().await?;
+        let loaded = &mut *turn;
         match result {
             Ok(()) => {
                 span.record("outcome", outcome);
@@ -287,7 +296,7 @@ impl<T: Object> Host<T> {
             return self.drop_publish(loaded, false).await;
         }
         let mut book = loaded.book.clone().unwrap_or_default();
-        let earliest = book.written_ms.saturating_add(index::millis(MIN_INTERVAL));
+        let earliest = book.written_ms.saturating_add(millis(MIN_INTERVAL));
         if now < earliest {
             // Never two writes within the interval, however the timer got here.
             span.record("outcome", "early");
@@ -324,7 +333,7 @@ impl<T: Object> Host<T> {
                 return Ok(Step::Done(false));
             }
         };
-        let key = index::key(spec.index, object);
+        let key = duro_index::key(spec.index, object);
         let Some(bytes) = wanted else {
             return Ok(Step::Write(Job {
                 kv,
@@ -340,13 +349,13 @@ impl<T: Object> Host<T> {
                 // No unused reservation of this activation: reserve one first.
                 book.seq += 1;
                 let mut batch = Batch::default();
-                batch.put(index::book_key(spec.index), wire::encode(&book)?);
+                batch.put(book_key(spec.index), wire::encode(&book)?);
                 self.write(loaded, batch).await?;
                 loaded.book = Some(book.clone());
                 book.seq
             }
         };
-        let record = match index::record::encode(seq, now, &bytes) {
+        let record = match duro_index::record::encode(seq, now, &bytes) {
             Ok(r) => r,
             Err(e) => {
                 span.record("outcome", "encode_failed");
@@ -395,10 +404,10 @@ impl<T: Object> Host<T> {
         let table = self.table(loaded).await?;
         table.remove(PUBLISH_ID, &mut batch);
         if again {
-            let due = now.saturating_add(index::millis(MIN_INTERVAL));
+            let due = now.saturating_add(millis(MIN_INTERVAL));
             table.insert(self.publish_entry(due), &mut batch)?;
         }
-        batch.put(index::book_key(spec.index), wire::encode(&book)?);
+        batch.put(book_key(spec.index), wire::encode(&book)?);
         // KV holds the new entry whether or not this write lands: remember it either way,
         // so that a retry of this timer finds nothing left to publish.
         let reserved = book.seq;
@@ -423,8 +432,8 @@ impl<T: Object> Host<T> {
             return Ok(());
         };
         let attempts = entry.attempts + 1;
-        let delay = timers::backoff(attempts).min(RETRY_CAP);
-        let retry_at = now.saturating_add(index::millis(delay));
+        let delay = table::backoff(attempts).min(RETRY_CAP);
+        let retry_at = now.saturating_add(millis(delay));
         tracing::warn!(attempts, retry_at, error = %error, "publishing the index entry failed; will retry");
         let mut book = loaded.book.clone().unwrap_or_default();
         // KV may or may not hold what was sent: the next attempt writes regardless.
@@ -443,7 +452,7 @@ impl<T: Object> Host<T> {
             },
             &mut batch,
         )?;
-        batch.put(index::book_key(spec.index), wire::encode(&book)?);
+        batch.put(book_key(spec.index), wire::encode(&book)?);
         self.write(loaded, batch).await?;
         loaded.fresh_seq = Some(book.seq);
         loaded.book = Some(book);

@@ -20,8 +20,17 @@
 //! For objects with an `#[index]` projection, a turn that changes the state schedules a
 //! publish on the timer table; the host runs that timer itself (see `publish.rs` and
 //! [`crate::index`]).
+//!
+//! # Call chains and deadlines
+//!
+//! A call from inside a turn carries the chain of objects it came through; a call that
+//! would re-enter an object of its chain fails with `call_cycle` (before it is sent), and
+//! one that gets no reply within its deadline fails with `deadline_exceeded` and rolls
+//! the calling turn back, whatever the method did with the error.
 
+mod alarm;
 mod publish;
+mod turn;
 
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
@@ -32,63 +41,21 @@ use futures::lock::Mutex;
 use futures::FutureExt;
 use tracing::Instrument;
 
-use crate::ctx::{Ctx, Platform};
+use crate::ctx::Ctx;
 use crate::error::{Error, ErrorCode, Result};
-use crate::index::{self, Book};
-use crate::object::{Kind, Object};
+use crate::names::REPUBLISH_METHOD;
+use crate::object::{Handler, Object};
 use crate::persist;
-use crate::storage::{Storage, StorageStats};
-use crate::timers::{self, Batch, Entry, Table, DEAD_PREFIX, MAX_ATTEMPTS, MAX_PER_ALARM};
-use crate::wire::{self, CallHead, Failure, Reply};
+use crate::platform::{AlarmReport, Endpoint, HostParts, HostStats, Platform};
+use crate::storage::{Batch, Storage};
+use crate::table::Table;
+use crate::wire::{self, CallHead, Chain, Failure, Reply};
 
-/// What a host is made of.
-#[doc(hidden)]
-pub struct HostParts {
-    pub storage: Rc<dyn Storage>,
-    pub platform: Rc<dyn Platform>,
-    pub body_limit: usize,
-}
+use publish::Book;
+pub use publish::{MIN_INTERVAL, RETRY_CAP};
+use turn::Turn;
 
-/// Counters of one live object, for stats views and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HostStats {
-    /// Times the state was loaded from storage.
-    pub activations: u64,
-    /// Calls handled (including failed ones).
-    pub calls: u64,
-    /// Alarm invocations handled.
-    pub alarms: u64,
-    /// Index entries written to KV (puts and deletes).
-    pub index_writes: u64,
-    /// Storage operations.
-    pub storage: StorageStats,
-}
-
-/// A type-erased host, as transports and test environments hold it.
-#[doc(hidden)]
-pub trait Endpoint {
-    /// Handles one call.
-    fn handle<'a>(
-        &'a self,
-        head: CallHead<'a>,
-        name: Option<&'a str>,
-        body: &'a [u8],
-    ) -> LocalBoxFuture<'a, Reply>;
-    /// Counters.
-    fn stats(&self) -> HostStats;
-    /// Runs the due timers (the platform alarm fired).
-    fn alarm(&self) -> LocalBoxFuture<'_, Result<AlarmReport>>;
-}
-
-/// What one alarm invocation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AlarmReport {
-    /// Timers whose method returned `Ok` and whose effects were saved.
-    pub succeeded: u32,
-    /// Timers that failed and were rescheduled or dead-lettered.
-    pub failed: u32,
-}
-
+/// Makes the live object of class `T` (what `Target::spawn` points at).
 #[doc(hidden)]
 pub fn spawn_host<T: Object>(parts: HostParts) -> Rc<dyn Endpoint> {
     Rc::new(Host::<T>::new(parts))
@@ -115,6 +82,7 @@ struct Loaded<T> {
 }
 
 /// One live object of type `T`.
+#[doc(hidden)]
 pub struct Host<T: Object> {
     storage: Rc<dyn Storage>,
     platform: Rc<dyn Platform>,
@@ -172,11 +140,18 @@ impl<T: Object> Host<T> {
                 return Reply::error(e);
             }
         };
-        self.call(method, name, body).await
+        self.call(method, name, head.chain, body).await
     }
 
-    /// Runs `method` with encoded arguments and returns the encoded reply.
-    pub async fn call(&self, method: &str, name: Option<&str>, args: &[u8]) -> Reply {
+    /// Runs `method` with encoded arguments and returns the encoded reply. The caller has
+    /// checked the call's head and size.
+    pub async fn call(
+        &self,
+        method: &str,
+        name: Option<&str>,
+        chain: Option<&str>,
+        args: &[u8],
+    ) -> Reply {
         self.calls.set(self.calls.get() + 1);
         if let Some(name) = name {
             let mut known = self.name.borrow_mut();
@@ -184,7 +159,7 @@ impl<T: Object> Host<T> {
                 *known = Some(name.into());
             }
         }
-        let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
+        let object = self.object_name();
         let span = tracing::info_span!(
             "duro.call",
             class = T::CLASS,
@@ -195,7 +170,7 @@ impl<T: Object> Host<T> {
         );
         let started = self.platform.now_ms();
         let result = self
-            .run(method, object, args)
+            .run(method, object, chain, args)
             .instrument(span.clone())
             .await;
         let elapsed = self.platform.now_ms().saturating_sub(started);
@@ -206,51 +181,68 @@ impl<T: Object> Host<T> {
                 Reply::ok(body)
             }
             Err(f) => {
-                span.record("outcome", f.error.code().as_str());
+                let code = f.error.code();
+                span.record("outcome", code.as_str());
                 let _enter = span.enter();
-                if f.error.code() == ErrorCode::Internal {
-                    tracing::error!(error = %f.error, "duro call failed");
-                } else {
-                    tracing::debug!(error = %f.error, "duro call failed");
+                match code {
+                    ErrorCode::Internal => tracing::error!(error = %f.error, "duro call failed"),
+                    ErrorCode::CallCycle | ErrorCode::DeadlineExceeded => {
+                        tracing::warn!(error = %f.error, "duro call failed")
+                    }
+                    _ => tracing::debug!(error = %f.error, "duro call failed"),
                 }
                 Reply::failure(&f)
             }
         }
     }
 
-    async fn run(
-        &self,
-        method: &str,
-        object: Rc<str>,
-        args: &[u8],
-    ) -> core::result::Result<Vec<u8>, Failure> {
-        if method == index::REPUBLISH_METHOD {
-            return self.republish().await;
-        }
-        let kind = T::__kind(method).ok_or_else(|| {
-            Error::new(
-                ErrorCode::UnknownMethod,
-                format!("{} has no RPC method `{method}`", T::CLASS),
-            )
-        })?;
-        let mut slot = self.slot.lock().await;
-        let loaded = match &mut *slot {
-            Some(loaded) => loaded,
-            empty => empty.insert(self.load().await?),
-        };
-        let ctx = Ctx::new(
+    fn object_name(&self) -> Rc<str> {
+        self.name.borrow().clone().unwrap_or_else(|| "".into())
+    }
+
+    fn ctx(&self, object: Rc<str>) -> Ctx {
+        Ctx::new(
             T::CLASS,
             object,
             self.platform.clone(),
             self.storage.clone(),
-        );
-        match kind {
-            Kind::Read => AssertUnwindSafe(loaded.value.__call_ref(&ctx, method, args))
+        )
+    }
+
+    async fn run(
+        &self,
+        method: &str,
+        object: Rc<str>,
+        chain: Option<&str>,
+        args: &[u8],
+    ) -> core::result::Result<Vec<u8>, Failure> {
+        let chain = match chain {
+            Some(header) => {
+                let chain = Chain::decode(header)?;
+                chain.check(T::CLASS, &object)?;
+                chain
+            }
+            None => Chain::default(),
+        };
+        if method == REPUBLISH_METHOD {
+            return self.republish().await;
+        }
+        let Some(found) = T::__METHODS.iter().find(|m| m.name == method) else {
+            return Err(Error::new(
+                ErrorCode::UnknownMethod,
+                format!("{} has no RPC method `{method}`", T::CLASS),
+            )
+            .into());
+        };
+        let mut turn = self.turn().await?;
+        let ctx = self.ctx(object).with_chain(chain);
+        match found.handler {
+            Handler::Read(read) => AssertUnwindSafe(read(&turn.value, &ctx, args))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| Err(panicked(method, panic).into())),
-            Kind::Write => {
-                if let Some(schema) = loaded.newer_schema {
+            Handler::Write(write) => {
+                if let Some(schema) = turn.newer_schema {
                     return Err(Error::new(
                         ErrorCode::SchemaConflict,
                         format!(
@@ -262,20 +254,23 @@ impl<T: Object> Host<T> {
                     )
                     .into());
                 }
-                let outcome = AssertUnwindSafe(loaded.value.__call_mut(&ctx, method, args))
+                let outcome = AssertUnwindSafe(write(&mut turn.value, &ctx, args))
                     .catch_unwind()
                     .await
-                    .unwrap_or_else(|panic| Err(panicked(method, panic).into()));
+                    .unwrap_or_else(|panic| Err(panicked(method, panic).into()))
+                    .and_then(|reply| match ctx.deadline_passed() {
+                        Some(e) => Err(e.into()),
+                        None => Ok(reply),
+                    });
                 let saved = match outcome {
                     Ok(reply) => self
-                        .commit(loaded, &ctx, Batch::default(), true)
+                        .commit(&mut turn, &ctx, Batch::default(), true)
                         .await
                         .map(|()| reply),
                     Err(f) => Err(f),
                 };
-                if saved.is_err() && self.rollback(loaded).is_err() {
-                    // The last saved bytes always decode; if they somehow do not, reload.
-                    *slot = None;
+                if saved.is_err() {
+                    self.rollback_or_unload(turn);
                 }
                 saved
             }
@@ -287,7 +282,7 @@ impl<T: Object> Host<T> {
         // The index bookkeeping comes in the same storage read as the state.
         let extra: Vec<String> = T::__INDEX
             .iter()
-            .map(|spec| index::book_key(spec.index))
+            .map(|spec| publish::book_key(spec.index))
             .collect();
         let (stored, extra) = persist::load_with(&*self.storage, &extra).await?;
         let book = T::__INDEX.map(|_| self.decode_book(extra.into_iter().next().flatten()));
@@ -367,7 +362,8 @@ impl<T: Object> Host<T> {
             chunks = n;
         }
         if !ops.is_empty() {
-            self.table(loaded).await?.apply(ops, &mut batch)?;
+            let table = self.table(loaded).await?;
+            table.apply(ops, &mut batch)?;
         }
         // Schedules a publish in the same atomic write when the projection changed.
         let book = if changed {
@@ -378,7 +374,7 @@ impl<T: Object> Host<T> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write_batch(loaded, batch).await?;
+        self.write(loaded, batch).await?;
         if changed {
             loaded.saved = body;
             loaded.chunks = chunks;
@@ -394,9 +390,13 @@ impl<T: Object> Host<T> {
         Ok(())
     }
 
-    /// Writes `batch` atomically. On failure the in-memory timer table may hold changes
-    /// that did not land, so it is dropped and reloaded on next use.
-    async fn write_batch(&self, loaded: &mut Loaded<T>, batch: Batch) -> Result<()> {
+    /// Writes `batch` atomically (nothing when it is empty). On failure the in-memory
+    /// timer table may hold changes that did not land, so it is dropped and reloaded on
+    /// next use.
+    async fn write(&self, loaded: &mut Loaded<T>, batch: Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let written = self.storage.write(batch.puts, batch.deletes).await;
         if written.is_err() {
             loaded.timers = None;
@@ -428,156 +428,19 @@ impl<T: Object> Host<T> {
         }
     }
 
-    /// Runs due timers, each as its own turn, at most [`MAX_PER_ALARM`] of them; then points
-    /// the alarm at the next one (at once, if more are due).
-    pub async fn alarm(&self) -> Result<AlarmReport> {
-        self.alarms.set(self.alarms.get() + 1);
-        let mut report = AlarmReport::default();
-        let mut first = true;
-        for _ in 0..MAX_PER_ALARM {
-            let mut slot = self.slot.lock().await;
-            let loaded = match &mut *slot {
-                Some(loaded) => loaded,
-                empty => empty.insert(self.load().await?),
-            };
-            if first {
-                // The platform clears the alarm when it fires.
-                loaded.alarm = Some(None);
-                first = false;
-            }
-            let now = self.platform.now_ms();
-            let Some(entry) = self.table(loaded).await?.first_due(now).cloned() else {
-                break;
-            };
-            if self.name.borrow().is_none() {
-                *self.name.borrow_mut() = entry.object.as_deref().map(Rc::from);
-            }
-            if entry.is_internal() {
-                // The publisher releases the turn while KV is written.
-                match self.run_publish(slot, entry, now).await? {
-                    true => report.succeeded += 1,
-                    false => report.failed += 1,
-                }
-                continue;
-            }
-            let outcome = self.run_timer(loaded, entry, now).await;
-            match outcome {
-                Ok(true) => report.succeeded += 1,
-                Ok(false) => report.failed += 1,
-                Err(e) => {
-                    if self.rollback(loaded).is_err() {
-                        *slot = None;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        let mut slot = self.slot.lock().await;
-        if let Some(loaded) = &mut *slot {
-            if loaded.timers.is_none() {
-                self.table(loaded).await?;
-            }
-            self.sync_alarm(loaded).await;
-        }
-        Ok(report)
-    }
-
-    /// Runs one due timer. `Ok(true)`: it succeeded and its effects are saved; `Ok(false)`:
-    /// it failed and was rescheduled or dead-lettered; `Err`: storage failed, nothing changed.
-    async fn run_timer(&self, loaded: &mut Loaded<T>, entry: Entry, now: u64) -> Result<bool> {
-        let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
-        let span = tracing::info_span!(
-            "duro.timer",
-            class = T::CLASS,
-            object = &*object,
-            timer = %entry.method,
-            id = %entry.id,
-            attempt = entry.attempts + 1,
-            outcome = tracing::field::Empty,
-        );
-        let ctx = Ctx::new(
-            T::CLASS,
-            object,
-            self.platform.clone(),
-            self.storage.clone(),
-        )
-        .with_attempt(entry.attempts + 1);
-        let outcome = if loaded.newer_schema.is_some() {
-            Err(Failure::from(Error::new(
-                ErrorCode::SchemaConflict,
-                "the stored state has a newer schema; not running timers against it",
-            )))
-        } else {
-            AssertUnwindSafe(
-                loaded
-                    .value
-                    .__call_timer(&ctx, &entry.method, &entry.payload),
-            )
-            .catch_unwind()
-            .instrument(span.clone())
-            .await
-            .unwrap_or_else(|panic| Err(panicked(&entry.method, panic).into()))
-        };
-        let mut batch = Batch::default();
-        match outcome {
-            Ok(()) => {
-                span.record("outcome", "ok");
-                let table = self.table(loaded).await?;
-                table.remove(&entry.id, &mut batch);
-                if let Some(next) = entry.next_after(now) {
-                    let again = Entry {
-                        due_ms: next,
-                        anchor_ms: next,
-                        attempts: 0,
-                        last_error: None,
-                        ..entry
-                    };
-                    table.insert(again, &mut batch)?;
-                }
-                self.commit(loaded, &ctx, batch, false)
-                    .await
-                    .map_err(|f| f.error)?;
-                Ok(true)
-            }
-            Err(f) => {
-                span.record("outcome", f.error.code().as_str());
-                self.rollback(loaded)?;
-                let attempts = entry.attempts + 1;
-                let error = f.error.to_string();
-                let table = self.table(loaded).await?;
-                table.remove(&entry.id, &mut batch);
-                let _enter = span.enter();
-                if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
-                    let dead = Entry {
-                        attempts,
-                        last_error: Some(error),
-                        ..entry
-                    };
-                    batch.put(format!("{DEAD_PREFIX}{}", dead.id), wire::encode(&dead)?);
-                } else {
-                    let retry_at = now.saturating_add(
-                        u64::try_from(timers::backoff(attempts).as_millis()).unwrap_or(u64::MAX),
-                    );
-                    tracing::warn!(attempts, retry_at, error = %error, "timer failed; will retry");
-                    let retry = Entry {
-                        due_ms: retry_at,
-                        attempts,
-                        last_error: Some(error),
-                        ..entry
-                    };
-                    table.insert(retry, &mut batch)?;
-                }
-                self.write_batch(loaded, batch).await?;
-                Ok(false)
-            }
-        }
-    }
-
+    /// Puts the in-memory state back to the last saved bytes.
     fn rollback(&self, loaded: &mut Loaded<T>) -> Result<()> {
         loaded.value = wire::decode(&loaded.saved)
             .map_err(|e| Error::internal(format!("saved state does not decode: {e}")))?;
         Ok(())
+    }
+
+    /// [`rollback`](Self::rollback), or, if the saved bytes somehow do not decode, unloads
+    /// the state so that the next turn reloads it.
+    fn rollback_or_unload(&self, mut turn: Turn<'_, T>) {
+        if self.rollback(&mut turn).is_err() {
+            turn.unload();
+        }
     }
 }
 

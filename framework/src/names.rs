@@ -1,0 +1,42 @@
+//! Every name duro reserves for itself, in one place: storage keys, wire paths and
+//! headers, and internal method names. User keys must not start with [`RESERVED_PREFIX`];
+//! user method names must not start with [`RESERVED_METHOD_PREFIX`] (the macro refuses
+//! them at compile time).
+
+/// Prefix every storage key duro reserves for itself starts with.
+pub const RESERVED_PREFIX: &str = "__duro/";
+/// Prefix of every reserved method name (and of the macro's generated items).
+pub const RESERVED_METHOD_PREFIX: &str = "__duro";
+
+/// Key of the state envelope; its chunks are `__duro/state/00000`, `…/00001`, ….
+pub(crate) const STATE_KEY: &str = "__duro/state";
+/// Prefix of pending timers: `__duro/t/<due ms, 13 digits>/<id>`.
+pub(crate) const TIMER_PREFIX: &str = "__duro/t/";
+/// Prefix of dead-lettered timers: `__duro/dead/<id>`.
+pub(crate) const DEAD_PREFIX: &str = "__duro/dead/";
+/// Prefix of the index bookkeeping: `__duro/index/<index>`.
+pub(crate) const BOOK_PREFIX: &str = "__duro/index/";
+
+/// Path prefix of a call: `POST /__duro/call/<method>`.
+pub const CALL_PREFIX: &str = "/__duro/call/";
+/// Path of an object's stats view.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) const STATS_PATH: &str = "/__duro/stats";
+
+/// Header carrying the protocol version.
+pub const PROTOCOL_HEADER: &str = "x-duro-protocol";
+/// Header carrying the object's name.
+pub const NAME_HEADER: &str = "x-duro-object";
+/// Header carrying small arguments inline (base64url), instead of a body.
+pub const ARGS_HEADER: &str = "x-duro-args";
+/// Header carrying a small successful reply inline (base64url), instead of a body.
+pub const REPLY_HEADER: &str = "x-duro-reply";
+/// Header carrying the call chain of an object-to-object call.
+pub const CHAIN_HEADER: &str = "x-duro-chain";
+
+/// Method name of the reserved index publish timer.
+pub(crate) const PUBLISH_METHOD: &str = "__duro/publish";
+/// Id of the reserved publish timer (ids starting with `#` are never user names).
+pub(crate) const PUBLISH_ID: &str = "#publish";
+/// The reserved RPC method that asks an object to republish its index entry.
+pub(crate) const REPUBLISH_METHOD: &str = "__duro_republish";
