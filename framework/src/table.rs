@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::names::{PUBLISH_METHOD, TIMER_PREFIX};
+use crate::names::{DEAD_PREFIX, PUBLISH_METHOD, TIMER_PREFIX};
 use crate::storage::{Batch, Storage};
 use crate::wire;
 
@@ -115,6 +115,8 @@ pub(crate) fn backoff(attempts: u32) -> Duration {
 pub(crate) enum Op {
     Put(Entry),
     Cancel(String),
+    /// Removes a dead letter.
+    Forget(String),
 }
 
 /// The in-memory copy of the timer table: entries sorted by storage key (due time, then
@@ -184,10 +186,28 @@ impl Table {
                 Op::Cancel(id) => {
                     self.remove(&id, batch);
                 }
+                Op::Forget(id) => batch.delete(dead_key(&id)),
             }
         }
         Ok(())
     }
+}
+
+/// The storage key of the dead letter `id`.
+pub(crate) fn dead_key(id: &str) -> String {
+    format!("{DEAD_PREFIX}{id}")
+}
+
+/// Reads the dead letters, in id order.
+pub(crate) async fn dead_letters(storage: &dyn Storage) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for (key, value) in storage.list(DEAD_PREFIX, None).await? {
+        let entry: Entry = wire::decode(&value).map_err(|e| {
+            Error::internal(format!("stored dead letter {key} does not decode: {e}"))
+        })?;
+        out.push(entry);
+    }
+    Ok(out)
 }
 
 pub(crate) fn millis(d: Duration) -> u64 {

@@ -446,6 +446,22 @@ impl Future for Sleep {
     }
 }
 
+/// Returns `Pending` once, so that other tasks run first.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 struct TestTransport {
     world: Weak<World>,
     target: Target,
@@ -464,6 +480,9 @@ impl Transport for TestTransport {
                 .world
                 .upgrade()
                 .ok_or_else(|| Error::new(ErrorCode::Unavailable, "the test env was dropped"))?;
+            // A call is a hop, as between isolates: other work may run before it lands
+            // (which is what lets two objects that call each other meet mid-call).
+            YieldOnce(false).await;
             let host = world.host(self.target, name);
             let path = format!("{}{method}", wire::CALL_PREFIX);
             let head = CallHead {

@@ -69,7 +69,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::storage::Batch;
-use crate::table::{millis, Entry, Op, Table};
+use crate::table::{self, millis, Entry, Op, Table};
 use crate::wire;
 
 pub use crate::table::{
@@ -203,6 +203,56 @@ impl<'a> Timers<'a> {
             .filter(|e| !e.is_internal())
             .map(|e| e.info())
             .collect())
+    }
+
+    /// The dead-lettered timers (those that failed [`MAX_ATTEMPTS`] times), as stored
+    /// before this call, oldest id first.
+    pub async fn dead(&self) -> Result<Vec<TimerInfo>> {
+        Ok(table::dead_letters(self.ctx.storage())
+            .await?
+            .iter()
+            .map(Entry::info)
+            .collect())
+    }
+
+    /// Schedules the dead-lettered timer `id` to run again now, with a fresh count of
+    /// attempts, and removes it from the dead-letter list (when this call returns `Ok`).
+    /// Returns `false` if there is no such dead letter.
+    pub async fn retry_dead(&self, id: &TimerId) -> Result<bool> {
+        let Some(entry) = self.dead_letter(id).await? else {
+            return Ok(false);
+        };
+        let now = self.ctx.now_ms();
+        self.ctx.push_timer_op(Op::Forget(entry.id.clone()));
+        self.ctx.push_timer_op(Op::Put(Entry {
+            due_ms: now,
+            anchor_ms: now,
+            attempts: 0,
+            last_error: None,
+            ..entry
+        }));
+        Ok(true)
+    }
+
+    /// Removes the dead-lettered timer `id` for good (when this call returns `Ok`).
+    /// Returns `false` if there is no such dead letter.
+    pub async fn discard_dead(&self, id: &TimerId) -> Result<bool> {
+        let found = self.dead_letter(id).await?.is_some();
+        if found {
+            self.ctx.push_timer_op(Op::Forget(id.0.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn dead_letter(&self, id: &TimerId) -> Result<Option<Entry>> {
+        let key = table::dead_key(&id.0);
+        let stored = self.ctx.storage().get(std::slice::from_ref(&key)).await?;
+        match stored.into_iter().next().flatten() {
+            None => Ok(None),
+            Some(bytes) => wire::decode(&bytes).map(Some).map_err(|e| {
+                Error::internal(format!("stored dead letter {key} does not decode: {e}"))
+            }),
+        }
     }
 
     fn schedule<S: Object, P: Serialize>(

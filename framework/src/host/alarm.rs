@@ -8,7 +8,6 @@ use tracing::Instrument;
 
 use super::{panicked, Host, Loaded};
 use crate::error::{Error, ErrorCode, Result};
-use crate::names::DEAD_PREFIX;
 use crate::object::Object;
 use crate::platform::AlarmReport;
 use crate::storage::Batch;
@@ -132,7 +131,7 @@ impl<T: Object> Host<T> {
                         last_error: Some(error),
                         ..entry
                     };
-                    batch.put(format!("{DEAD_PREFIX}{}", dead.id), wire::encode(&dead)?);
+                    batch.put(table::dead_key(&dead.id), wire::encode(&dead)?);
                 } else {
                     let retry_at = now.saturating_add(table::millis(table::backoff(attempts)));
                     tracing::warn!(attempts, retry_at, error = %error, "timer failed; will retry");
