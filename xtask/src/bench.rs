@@ -19,7 +19,7 @@ mod workerd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use load::{Call, Conn, Outcome, Window};
+use load::{Call, Client, Outcome, Window};
 use workerd::{Module, Prepared, Server, WranglerConfig};
 
 use crate::build::{self, Profile};
@@ -811,8 +811,7 @@ fn counter_value(text: &str) -> Result<u64, String> {
 
 /// Reads `GET /__test/stats/<name>`.
 fn stats(port: u16, name: &str) -> Result<Stats, String> {
-    let mut conn = Conn::new(port);
-    let reply = conn
+    let reply = Client::new(port)
         .send(&Call::stats(name))
         .map_err(|e| format!("stats of {name}: {e}"))?;
     if reply.status != 200 {
@@ -864,7 +863,7 @@ fn measure_memory(
                 .push((done, stats(server.port, "mem")?));
         }
         // Every acknowledged add must be in the value; a failed one may or may not be.
-        let value = Conn::new(server.port)
+        let value = Client::new(server.port)
             .send(&Call::get("mem"))
             .map_err(|e| e.to_string())
             .and_then(|reply| counter_value(&reply.text()));
@@ -947,13 +946,21 @@ fn measure_activations(plan: &Plan, impls: &[Impl], servers: &[Server], figures:
         "activation: first call to {} fresh objects each",
         plan.activations
     ));
+    // One client per server, connected by a first request (to an object of its own) so
+    // that the timed calls do not include opening the connection.
+    let clients: Vec<Client> = servers
+        .iter()
+        .map(|server| {
+            let client = Client::new(server.port);
+            let _ = client.send(&Call::get("activation-connect"));
+            client
+        })
+        .collect();
     for n in 0..plan.activations {
         for i in rotation(impls.len(), n) {
-            let mut conn = Conn::new(servers[i].port);
-            let _ = conn.connect();
             let call = Call::add(&format!("fresh-{n}"));
             let sent = Instant::now();
-            match conn.send(&call) {
+            match clients[i].send(&call) {
                 Ok(reply) if reply.status == 200 => figures[i]
                     .activation_ms
                     .push(sent.elapsed().as_secs_f64() * 1000.0),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::load::{Call, Conn, Reply};
+use super::load::{Call, Client, Reply};
 use crate::workspace::{display, root};
 
 /// How long workerd may take to answer its first request.
@@ -477,7 +477,7 @@ impl Server {
     }
 
     fn wait_ready(&mut self, spawned: Instant, probe: &Call) -> Result<Duration, String> {
-        let mut conn = Conn::new(self.port);
+        let client = Client::new(self.port);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -486,7 +486,7 @@ impl Server {
                     std::fs::read_to_string(&self.log).unwrap_or_default()
                 ));
             }
-            let last = match conn.send(probe) {
+            let last = match client.send(probe) {
                 Ok(Reply { status: 200, .. }) => return Ok(spawned.elapsed()),
                 Ok(reply) => format!("{} {}", reply.status, reply.text()),
                 Err(e) => e.to_string(),
