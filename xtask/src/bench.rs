@@ -23,6 +23,7 @@ use load::{Call, Client, Outcome, Window};
 use workerd::{Module, Prepared, Server, WranglerConfig};
 
 use crate::build::{self, Profile};
+use crate::metadata::AppMetadata;
 use crate::setup;
 use crate::workspace::{self, display, note, root, since, step};
 
@@ -239,13 +240,13 @@ pub struct Impl {
     prebuilt: bool,
 }
 
-/// Size of one shipped file, raw and gzip -9.
+/// Size of one shipped file, raw and gzip (level 9).
 #[derive(Debug, Clone)]
 pub struct FileSize {
     pub file: String,
     pub raw: u64,
-    pub gzip: Option<u64>,
-    /// For wasm: gzip -9 of the module without its `name` section.
+    pub gzip: u64,
+    /// For wasm: the gzip size of the module without its `name` section.
     pub gzip_without_names: Option<u64>,
 }
 
@@ -319,6 +320,8 @@ pub struct Figures {
     pub sizes: Vec<FileSize>,
     /// Code bytes of the wasm module by crate.
     pub wasm_code: Option<wasm::Breakdown>,
+    /// The app's size budget for its gzipped wasm, in bytes (`[package.metadata.duro]`).
+    pub budget: Option<u64>,
     pub cold_start_ms: Vec<f64>,
     pub activation_ms: Vec<f64>,
     /// Per scenario (as in [`SCENARIOS`]), one sample per round.
@@ -526,10 +529,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut figures = Vec::new();
     for imp in &mut impls {
         imp.prepare(&scratch, kv_port)?;
-        let (sizes, wasm_code) = imp.sizes(&scratch)?;
+        let (sizes, wasm_code) = imp.sizes()?;
         figures.push(Figures {
             sizes,
             wasm_code,
+            budget: imp.budget()?,
             throughput: vec![Vec::new(); SCENARIOS.len()],
             ..Figures::default()
         });
@@ -717,34 +721,39 @@ impl Impl {
     }
 
     /// The size of each module, and the wasm module's code by crate.
-    fn sizes(&self, scratch: &Path) -> Result<(Vec<FileSize>, Option<wasm::Breakdown>), String> {
+    fn sizes(&self) -> Result<(Vec<FileSize>, Option<wasm::Breakdown>), String> {
         let mut sizes = Vec::new();
         let mut code = None;
         for module in self.modules.iter().rev() {
-            let (raw, gzip) = build::wasm_size(&module.source)?;
+            let bytes = std::fs::read(&module.source)
+                .map_err(|e| format!("cannot read {}: {e}", display(&module.source)))?;
+            let size = build::Size::of_bytes(&bytes);
             let mut gzip_without_names = None;
             if module.name.ends_with(".wasm") {
-                let bytes = std::fs::read(&module.source)
-                    .map_err(|e| format!("cannot read {}: {e}", display(&module.source)))?;
                 match wasm::breakdown(&bytes) {
                     Ok(b) => code = Some(b),
                     Err(e) => note(format!("{}: no code breakdown ({e})", module.name)),
                 }
-                if let Ok(stripped) = wasm::without_names(&bytes) {
-                    let path = scratch.join(self.key).join("without-names.wasm");
-                    if std::fs::write(&path, stripped).is_ok() {
-                        gzip_without_names = build::wasm_size(&path)?.1;
-                    }
-                }
+                gzip_without_names = wasm::without_names(&bytes)
+                    .ok()
+                    .map(|stripped| build::Size::of_bytes(&stripped).gzip);
             }
             sizes.push(FileSize {
                 file: module.name.clone(),
-                raw,
-                gzip,
+                raw: size.raw,
+                gzip: size.gzip,
                 gzip_without_names,
             });
         }
         Ok((sizes, code))
+    }
+
+    /// The app's size budget for its gzipped wasm (`[package.metadata.duro]`), if any.
+    fn budget(&self) -> Result<Option<u64>, String> {
+        if !self.rust {
+            return Ok(None);
+        }
+        Ok(AppMetadata::read(&self.dir)?.size_budget_gzip)
     }
 }
 

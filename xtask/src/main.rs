@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod dev;
+mod metadata;
 mod setup;
 mod test;
 mod workspace;
