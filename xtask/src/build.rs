@@ -129,14 +129,14 @@ pub struct Built {
     pub dir: PathBuf,
     /// The wasm's size.
     pub size: Size,
-    /// Its app's budget for the gzipped wasm, in bytes.
-    pub budget: Option<u64>,
+    /// What the app declares in its Cargo.toml (its size budget, …).
+    pub metadata: AppMetadata,
 }
 
 impl Built {
     /// The error to report when the wasm is over its app's budget.
     pub fn over_budget(&self) -> Option<String> {
-        metadata::over_budget(&self.dir, self.size.gzip, self.budget)
+        metadata::over_budget(&self.dir, self.size.gzip, self.metadata.size_budget_gzip)
     }
 }
 
@@ -144,18 +144,15 @@ impl Built {
 /// app's budget (checking the budget is the caller's: see [`Built::over_budget`]).
 pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, String> {
     let start = Instant::now();
-    let budget = AppMetadata::read(dir)?.size_budget_gzip;
+    let metadata = AppMetadata::read(dir)?;
     let flag = match profile {
         Profile::Release => "--release",
         Profile::Dev => "--dev",
     };
     step(format!("building {} (worker-build {flag})", display(dir)));
     let mut command = Command::new(&tools.worker_build);
-    command
-        .arg(flag)
-        .current_dir(dir)
-        .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
-        .env("WASM_OPT_BIN", &tools.wasm_opt);
+    command.arg(flag).current_dir(dir);
+    tools.worker_build_env(&mut command);
     workspace::run(&mut command)?;
     let wasm = wasm_path(dir);
     let js = dir.join("build").join("index.js");
@@ -173,13 +170,13 @@ pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, Strin
         display(&wasm),
         workspace::format_bytes(size.raw),
         workspace::format_bytes(size.gzip),
-        metadata::budget_note(size.gzip, budget),
+        metadata::budget_note(size.gzip, metadata.size_budget_gzip),
     ));
     note(format!("built in {}", since(start)));
     Ok(Built {
         dir: dir.to_path_buf(),
         size,
-        budget,
+        metadata,
     })
 }
 
@@ -193,7 +190,8 @@ pub struct Size {
 impl Size {
     /// The size of the file at `path`.
     pub fn of(path: &Path) -> Result<Size, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", display(path)))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", display(path)))?;
         Ok(Size::of_bytes(&bytes))
     }
 

@@ -93,9 +93,8 @@ impl AppMetadata {
 /// A size: a number of bytes, or a string `"<number> <unit>"` with the unit `B`, `KiB`
 /// or `MiB` (the number may have a fraction: `"1.5 MiB"`).
 pub fn parse_size(value: &toml::Value) -> Result<u64, String> {
-    let expected = || {
-        format!("expected a number of bytes or a string like \"256 KiB\", got {value}")
-    };
+    let expected =
+        || format!("expected a number of bytes or a string like \"256 KiB\", got {value}");
     match value {
         toml::Value::Integer(bytes) => u64::try_from(*bytes).map_err(|_| expected()),
         toml::Value::String(text) => {
@@ -189,7 +188,9 @@ mod tests {
         assert_eq!(size("\"1.5 MiB\""), Ok(1_572_864));
         assert_eq!(size("\"900 B\""), Ok(900));
         assert_eq!(size("262144"), Ok(262_144));
-        assert!(size("\"256 kb\"").unwrap_err().contains("unknown unit `kb`"));
+        assert!(size("\"256 kb\"")
+            .unwrap_err()
+            .contains("unknown unit `kb`"));
         assert!(size("\"256KiB\"").is_err());
         assert!(size("-1").is_err());
         assert!(size("\"-1 KiB\"").is_err());

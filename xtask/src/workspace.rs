@@ -66,10 +66,14 @@ pub fn npm_tool(name: &str) -> PathBuf {
     root().join("node_modules").join(".bin").join(name)
 }
 
-/// A command line as the user would type it.
+/// A command line as the user would type it (without `PATH`, which only makes the
+/// installed tools findable).
 pub fn command_line(command: &Command) -> String {
     let mut line = String::new();
     for (key, value) in command.get_envs() {
+        if key == "PATH" {
+            continue;
+        }
         if let Some(value) = value {
             let _ = write!(
                 line,

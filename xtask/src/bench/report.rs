@@ -278,9 +278,9 @@ pub fn bars(results: &Results) -> Vec<Bar> {
         },
         value: gzip.map_or(f64::NAN, |g| g as f64),
         limit: budget.map_or(f64::NAN, |b| b as f64),
-        met: gzip.zip(budget).map(|(g, b)| {
-            !matches!(metadata::verdict(g, Some(b)), metadata::Verdict::Over(_))
-        }),
+        met: gzip
+            .zip(budget)
+            .map(|(g, b)| !matches!(metadata::verdict(g, Some(b)), metadata::Verdict::Over(_))),
     });
     let [small, large] = results.plan.memory_calls;
     let adds = &f[0].memory.after_adds;
@@ -588,28 +588,23 @@ pub fn markdown(results: &Results) -> String {
     row(
         w,
         "Total gzip".to_owned(),
-        f.iter()
-            .map(|x| kib(gzip_total(x)))
-            .collect(),
+        f.iter().map(|x| kib(gzip_total(x))).collect(),
     );
     row(
         w,
         "Size budget of the gzipped wasm (`size-budget-gzip` in the app's Cargo.toml)".to_owned(),
         f.iter()
             .map(|x| match (wasm_gzip(x), x.budget) {
-                (Some(g), Some(b)) => format!(
-                    "{} ({:.0} % used)",
-                    kib(b),
-                    100.0 * g as f64 / b as f64
-                ),
+                (Some(g), Some(b)) => {
+                    format!("{} ({:.0} % used)", kib(b), 100.0 * g as f64 / b as f64)
+                }
                 _ => "—".to_owned(),
             })
             .collect(),
     );
     row(
         w,
-        "The framework's own code (function bodies of the duro and duro-index crates)"
-            .to_owned(),
+        "The framework's own code (function bodies of the duro and duro-index crates)".to_owned(),
         f.iter()
             .map(|x| match &x.wasm_code {
                 Some(code) if code.framework() > 0 => format!(

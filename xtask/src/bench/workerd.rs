@@ -168,7 +168,9 @@ impl WranglerConfig {
 
 /// The value at a dotted path (`queues.producers`) of a table.
 fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
-    let (first, rest) = path.split_once('.').map_or((path, None), |(a, b)| (a, Some(b)));
+    let (first, rest) = path
+        .split_once('.')
+        .map_or((path, None), |(a, b)| (a, Some(b)));
     let value = table.get(first)?;
     match rest {
         None => Some(value),
