@@ -264,24 +264,7 @@ pub fn bars(results: &Results) -> Vec<Bar> {
             });
         }
     }
-    let gzip = wasm_gzip(&f[0]);
-    let budget = f[0].budget;
-    bars.push(Bar {
-        name: format!(
-            "wasm gzip size (duro) within the app's budget{}",
-            budget.map_or_else(String::new, |b| format!(" of {}", kib(b)))
-        ),
-        measured: match (gzip, budget) {
-            (Some(g), Some(b)) => format!("{} ({:.0} %)", kib(g), 100.0 * g as f64 / b as f64),
-            (Some(g), None) => format!("{} (no budget declared)", kib(g)),
-            _ => "n/a".to_owned(),
-        },
-        value: gzip.map_or(f64::NAN, |g| g as f64),
-        limit: budget.map_or(f64::NAN, |b| b as f64),
-        met: gzip
-            .zip(budget)
-            .map(|(g, b)| !matches!(metadata::verdict(g, Some(b)), metadata::Verdict::Over(_))),
-    });
+    bars.push(budget_bar(&f[0]));
     let [small, large] = results.plan.memory_calls;
     let adds = &f[0].memory.after_adds;
     let first = adds.first().and_then(|(_, s)| pages(s));
@@ -325,6 +308,28 @@ pub fn bars(results: &Results) -> Vec<Bar> {
         });
     }
     bars
+}
+
+/// duro's wasm against the counter app's size budget.
+fn budget_bar(duro: &Figures) -> Bar {
+    let gzip = wasm_gzip(duro);
+    let budget = duro.budget;
+    Bar {
+        name: format!(
+            "wasm gzip size (duro) within the app's budget{}",
+            budget.map_or_else(String::new, |b| format!(" of {}", kib(b)))
+        ),
+        measured: match (gzip, budget) {
+            (Some(g), Some(b)) => format!("{} ({:.0} %)", kib(g), 100.0 * g as f64 / b as f64),
+            (Some(g), None) => format!("{} (no budget declared)", kib(g)),
+            _ => "n/a".to_owned(),
+        },
+        value: gzip.map_or(f64::NAN, |g| g as f64),
+        limit: budget.map_or(f64::NAN, |b| b as f64),
+        met: gzip
+            .zip(budget)
+            .map(|(g, b)| !matches!(metadata::verdict(g, Some(b)), metadata::Verdict::Over(_))),
+    }
 }
 
 /// `123456` as `123 456`.
@@ -1180,5 +1185,31 @@ mod tests {
         assert_eq!(thousands(1_000), "1 000");
         assert_eq!(thousands(100_000), "100 000");
         assert_eq!(thousands(1_234_567), "1 234 567");
+    }
+
+    #[test]
+    fn the_size_bar_is_the_apps_budget() {
+        let duro = |gzip: u64, budget: Option<u64>| Figures {
+            sizes: vec![crate::bench::FileSize {
+                file: "index_bg.wasm".into(),
+                raw: 3 * gzip,
+                gzip,
+                gzip_without_names: None,
+            }],
+            budget,
+            ..Figures::default()
+        };
+        let within = budget_bar(&duro(128 * 1024, Some(256 * 1024)));
+        assert_eq!(
+            within.name,
+            "wasm gzip size (duro) within the app's budget of 256.0 KiB"
+        );
+        assert_eq!(within.measured, "128.0 KiB (50 %)");
+        assert_eq!(within.met, Some(true));
+        assert_eq!(
+            budget_bar(&duro(300 * 1024, Some(256 * 1024))).met,
+            Some(false)
+        );
+        assert_eq!(budget_bar(&duro(300 * 1024, None)).met, None);
     }
 }
