@@ -26,8 +26,6 @@ pub const TABLE: &str = "[package.metadata.duro]";
 pub struct AppMetadata {
     /// `package.name`.
     pub name: String,
-    /// `package.description`, if any.
-    pub description: Option<String>,
     /// The size budget of the gzipped wasm, in bytes.
     pub size_budget_gzip: Option<u64>,
     /// Command lines to try the running app, with `{url}` for its address.
@@ -42,7 +40,6 @@ struct Manifest {
 #[derive(Debug, Deserialize)]
 struct Package {
     name: String,
-    description: Option<String>,
     #[serde(default)]
     metadata: PackageMetadata,
 }
@@ -83,7 +80,6 @@ impl AppMetadata {
             .map_err(|e| format!("{TABLE} size-budget-gzip: {e}"))?;
         Ok(AppMetadata {
             name: package.name,
-            description: package.description,
             size_budget_gzip,
             try_lines: duro.r#try,
         })
@@ -215,7 +211,6 @@ wasm-opt = ["-Oz"]
             AppMetadata::parse(manifest),
             Ok(AppMetadata {
                 name: "counter".into(),
-                description: Some("A counter.".into()),
                 size_budget_gzip: Some(262_144),
                 try_lines: vec!["curl {url}/counters/demo".into()],
             })
