@@ -134,6 +134,25 @@ pub struct Built {
 }
 
 impl Built {
+    /// Measures the wasm in `dir/build/` and prints its size against its app's budget.
+    pub fn measure(dir: &Path) -> Result<Built, String> {
+        let metadata = AppMetadata::read(dir)?;
+        let wasm = wasm_path(dir);
+        let size = Size::of(&wasm)?;
+        note(format!(
+            "{}: {} raw, {} gzip; {}",
+            display(&wasm),
+            workspace::format_bytes(size.raw),
+            workspace::format_bytes(size.gzip),
+            metadata::budget_note(size.gzip, metadata.size_budget_gzip),
+        ));
+        Ok(Built {
+            dir: dir.to_path_buf(),
+            size,
+            metadata,
+        })
+    }
+
     /// The error to report when the wasm is over its app's budget.
     pub fn over_budget(&self) -> Option<String> {
         metadata::over_budget(&self.dir, self.size.gzip, self.metadata.size_budget_gzip)
@@ -144,7 +163,8 @@ impl Built {
 /// app's budget (checking the budget is the caller's: see [`Built::over_budget`]).
 pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, String> {
     let start = Instant::now();
-    let metadata = AppMetadata::read(dir)?;
+    // Read first: a malformed budget fails before the build, not after.
+    AppMetadata::read(dir)?;
     let flag = match profile {
         Profile::Release => "--release",
         Profile::Dev => "--dev",
@@ -164,20 +184,9 @@ pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, Strin
             ));
         }
     }
-    let size = Size::of(&wasm)?;
-    note(format!(
-        "{}: {} raw, {} gzip; {}",
-        display(&wasm),
-        workspace::format_bytes(size.raw),
-        workspace::format_bytes(size.gzip),
-        metadata::budget_note(size.gzip, metadata.size_budget_gzip),
-    ));
+    let built = Built::measure(dir)?;
     note(format!("built in {}", since(start)));
-    Ok(Built {
-        dir: dir.to_path_buf(),
-        size,
-        metadata,
-    })
+    Ok(built)
 }
 
 /// The size of a file, raw and gzipped (level 9, as `gzip -9`).

@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
-use crate::build::{self, Profile};
+use crate::build::{self, Built, Profile};
 use crate::metadata::{AppMetadata, TABLE};
 use crate::setup::{self, Tools};
 use crate::workspace::{self, display, note, root, step};
 
 const DEFAULT_IP: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 8787;
-/// How long the first start (bundling, workerd start) may take before we give up waiting
-/// to print the URL; wrangler keeps running either way.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the first start (an app's own `[build]`, which may compile everything the
+/// first time, bundling, workerd start) may take before we give up waiting to print the
+/// URL; wrangler keeps running either way.
+const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The showcase's config, written when the root has none yet.
 const SHOWCASE_CONFIG: &str = r#"# The showcase worker that `cargo xtask dev` runs: the counter app.
@@ -91,10 +92,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let tools = setup::ensure()?;
-    let built = build::build(&tools, &app_dir, Profile::Release)?;
-    if let Some(over) = built.over_budget() {
-        // `build` fails on it; a local run is still useful.
-        note(format!("warning: {over}"));
+    // A config with its own `[build]` is built by wrangler before it serves (and again
+    // when sources change); building it here first would only do the same work twice.
+    let metadata = AppMetadata::read(&app_dir)?;
+    let wrangler_builds = has_build_command(&read_config(&config)?);
+    if wrangler_builds {
+        step(format!(
+            "wrangler builds {} with the `[build]` command of {}",
+            display(&app_dir),
+            display(&config)
+        ));
+    } else {
+        warn_over_budget(&build::build(&tools, &app_dir, Profile::Release)?);
     }
 
     let persist = root.join(".duro").join("state");
@@ -111,8 +120,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     match wait_ready(&mut child, &ip, port) {
         Ok(()) => {
+            if wrangler_builds {
+                match Built::measure(&app_dir) {
+                    Ok(built) => warn_over_budget(&built),
+                    Err(e) => note(format!("warning: {e}")),
+                }
+            }
             let (headline, lines) = banner(
-                &built.metadata,
+                &metadata,
                 &display(&app_dir),
                 showcase,
                 &format!("http://{ip}:{port}"),
@@ -139,6 +154,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("wrangler dev exited ({status})"))
     }
+}
+
+/// `build` fails on an app over its size budget; a local run is still useful.
+fn warn_over_budget(built: &Built) {
+    if let Some(over) = built.over_budget() {
+        note(format!("warning: {over}"));
+    }
+}
+
+/// A wrangler config, parsed.
+fn read_config(config: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| format!("cannot read {}: {e}", display(config)))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", display(config)))
+}
+
+/// Whether a wrangler config has a custom build (`[build] command`), which wrangler runs
+/// before it serves.
+fn has_build_command(config: &toml::Table) -> bool {
+    config
+        .get("build")
+        .and_then(|build| build.get("command"))
+        .is_some()
 }
 
 /// `wrangler dev` for `config`, listening on `ip:port`, with its state in `persist`.
@@ -181,10 +219,7 @@ fn banner(app: &AppMetadata, app_dir: &str, showcase: bool, url: &str) -> (Strin
 
 /// The app folder a config's `main = "<app>/build/index.js"` points into.
 fn showcase_app(config: &Path) -> Result<PathBuf, String> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| format!("cannot read {}: {e}", config.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", display(config)))?;
+    let table = read_config(config)?;
     let main = table
         .get("main")
         .and_then(toml::Value::as_str)
@@ -316,6 +351,18 @@ mod tests {
             "{lines:?}"
         );
         assert!(!lines.iter().any(|l| l.contains("counters")), "{lines:?}");
+    }
+
+    #[test]
+    fn sees_whether_wrangler_builds_the_app() {
+        let config = |text: &str| toml::from_str::<toml::Table>(text).unwrap();
+        let counter = std::fs::read_to_string(root().join("apps/counter/wrangler.toml")).unwrap();
+        assert!(has_build_command(&config(&counter)));
+        let showcase = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
+        assert!(!has_build_command(&config(&showcase)));
+        assert!(!has_build_command(&config(
+            "[build]\nwatch_dir = \"src\"\n"
+        )));
     }
 
     /// The counter declares its own lines, and its budget.
