@@ -19,10 +19,11 @@ mod workerd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use load::{Call, Conn, Outcome, Window};
+use load::{Call, Client, Outcome, Window};
 use workerd::{Module, Prepared, Server, WranglerConfig};
 
 use crate::build::{self, Profile};
+use crate::metadata::AppMetadata;
 use crate::setup;
 use crate::workspace::{self, display, note, root, since, step};
 
@@ -239,13 +240,13 @@ pub struct Impl {
     prebuilt: bool,
 }
 
-/// Size of one shipped file, raw and gzip -9.
+/// Size of one shipped file, raw and gzip (level 9).
 #[derive(Debug, Clone)]
 pub struct FileSize {
     pub file: String,
     pub raw: u64,
-    pub gzip: Option<u64>,
-    /// For wasm: gzip -9 of the module without its `name` section.
+    pub gzip: u64,
+    /// For wasm: the gzip size of the module without its `name` section.
     pub gzip_without_names: Option<u64>,
 }
 
@@ -319,6 +320,8 @@ pub struct Figures {
     pub sizes: Vec<FileSize>,
     /// Code bytes of the wasm module by crate.
     pub wasm_code: Option<wasm::Breakdown>,
+    /// The app's size budget for its gzipped wasm, in bytes (`[package.metadata.duro]`).
+    pub budget: Option<u64>,
     pub cold_start_ms: Vec<f64>,
     pub activation_ms: Vec<f64>,
     /// Per scenario (as in [`SCENARIOS`]), one sample per round.
@@ -526,10 +529,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut figures = Vec::new();
     for imp in &mut impls {
         imp.prepare(&scratch, kv_port)?;
-        let (sizes, wasm_code) = imp.sizes(&scratch)?;
+        let (sizes, wasm_code) = imp.sizes()?;
         figures.push(Figures {
             sizes,
             wasm_code,
+            budget: imp.budget()?,
             throughput: vec![Vec::new(); SCENARIOS.len()],
             ..Figures::default()
         });
@@ -717,34 +721,39 @@ impl Impl {
     }
 
     /// The size of each module, and the wasm module's code by crate.
-    fn sizes(&self, scratch: &Path) -> Result<(Vec<FileSize>, Option<wasm::Breakdown>), String> {
+    fn sizes(&self) -> Result<(Vec<FileSize>, Option<wasm::Breakdown>), String> {
         let mut sizes = Vec::new();
         let mut code = None;
         for module in self.modules.iter().rev() {
-            let (raw, gzip) = build::wasm_size(&module.source)?;
+            let bytes = std::fs::read(&module.source)
+                .map_err(|e| format!("cannot read {}: {e}", display(&module.source)))?;
+            let size = build::Size::of_bytes(&bytes);
             let mut gzip_without_names = None;
             if module.name.ends_with(".wasm") {
-                let bytes = std::fs::read(&module.source)
-                    .map_err(|e| format!("cannot read {}: {e}", display(&module.source)))?;
                 match wasm::breakdown(&bytes) {
                     Ok(b) => code = Some(b),
                     Err(e) => note(format!("{}: no code breakdown ({e})", module.name)),
                 }
-                if let Ok(stripped) = wasm::without_names(&bytes) {
-                    let path = scratch.join(self.key).join("without-names.wasm");
-                    if std::fs::write(&path, stripped).is_ok() {
-                        gzip_without_names = build::wasm_size(&path)?.1;
-                    }
-                }
+                gzip_without_names = wasm::without_names(&bytes)
+                    .ok()
+                    .map(|stripped| build::Size::of_bytes(&stripped).gzip);
             }
             sizes.push(FileSize {
                 file: module.name.clone(),
-                raw,
-                gzip,
+                raw: size.raw,
+                gzip: size.gzip,
                 gzip_without_names,
             });
         }
         Ok((sizes, code))
+    }
+
+    /// The app's size budget for its gzipped wasm (`[package.metadata.duro]`), if any.
+    fn budget(&self) -> Result<Option<u64>, String> {
+        if !self.rust {
+            return Ok(None);
+        }
+        Ok(AppMetadata::read(&self.dir)?.size_budget_gzip)
     }
 }
 
@@ -811,8 +820,7 @@ fn counter_value(text: &str) -> Result<u64, String> {
 
 /// Reads `GET /__test/stats/<name>`.
 fn stats(port: u16, name: &str) -> Result<Stats, String> {
-    let mut conn = Conn::new(port);
-    let reply = conn
+    let reply = Client::new(port)
         .send(&Call::stats(name))
         .map_err(|e| format!("stats of {name}: {e}"))?;
     if reply.status != 200 {
@@ -864,7 +872,7 @@ fn measure_memory(
                 .push((done, stats(server.port, "mem")?));
         }
         // Every acknowledged add must be in the value; a failed one may or may not be.
-        let value = Conn::new(server.port)
+        let value = Client::new(server.port)
             .send(&Call::get("mem"))
             .map_err(|e| e.to_string())
             .and_then(|reply| counter_value(&reply.text()));
@@ -947,13 +955,21 @@ fn measure_activations(plan: &Plan, impls: &[Impl], servers: &[Server], figures:
         "activation: first call to {} fresh objects each",
         plan.activations
     ));
+    // One client per server, connected by a first request (to an object of its own) so
+    // that the timed calls do not include opening the connection.
+    let clients: Vec<Client> = servers
+        .iter()
+        .map(|server| {
+            let client = Client::new(server.port);
+            let _ = client.send(&Call::get("activation-connect"));
+            client
+        })
+        .collect();
     for n in 0..plan.activations {
         for i in rotation(impls.len(), n) {
-            let mut conn = Conn::new(servers[i].port);
-            let _ = conn.connect();
             let call = Call::add(&format!("fresh-{n}"));
             let sent = Instant::now();
-            match conn.send(&call) {
+            match clients[i].send(&call) {
                 Ok(reply) if reply.status == 200 => figures[i]
                     .activation_ms
                     .push(sent.elapsed().as_secs_f64() * 1000.0),

@@ -1,10 +1,14 @@
 //! `cargo xtask build [app] [--dev]`: builds workers with worker-build.
 
-use std::io::Read;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::metadata::{self, AppMetadata};
 use crate::setup::{self, Tools};
 use crate::workspace::{self, display, note, root, since, step};
 
@@ -40,7 +44,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let tools = setup::ensure()?;
     match app {
-        Some(app) => build(&tools, &resolve(&app)?, profile).map(|_| ()),
+        Some(app) => match build(&tools, &resolve(&app)?, profile)?.over_budget() {
+            Some(over) => Err(over),
+            None => Ok(()),
+        },
         None => build_all(&tools, profile),
     }
 }
@@ -89,7 +96,8 @@ pub fn resolve(app: &str) -> Result<PathBuf, String> {
     ))
 }
 
-/// Builds every worker, failing on the first error.
+/// Builds every worker, failing on the first build error, then on every app over its
+/// size budget.
 pub fn build_all(tools: &Tools, profile: Profile) -> Result<(), String> {
     let workers = workers();
     if workers.is_empty() {
@@ -98,10 +106,15 @@ pub fn build_all(tools: &Tools, profile: Profile) -> Result<(), String> {
             WORKER_PARENTS.join(", ")
         ));
     }
+    let mut over = Vec::new();
     for dir in &workers {
-        build(tools, dir, profile)?;
+        over.extend(build(tools, dir, profile)?.over_budget());
     }
-    Ok(())
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(over.join("\n"))
+    }
 }
 
 /// The wasm file worker-build writes for the worker in `dir`.
@@ -109,20 +122,57 @@ pub fn wasm_path(dir: &Path) -> PathBuf {
     dir.join("build").join("index_bg.wasm")
 }
 
-/// Builds the worker in `dir` into `dir/build/` and returns the wasm file's path.
-pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<PathBuf, String> {
+/// A built worker.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The worker's folder.
+    pub dir: PathBuf,
+    /// The wasm's size.
+    pub size: Size,
+    /// What the app declares in its Cargo.toml (its size budget, …).
+    pub metadata: AppMetadata,
+}
+
+impl Built {
+    /// Measures the wasm in `dir/build/` and prints its size against its app's budget.
+    pub fn measure(dir: &Path) -> Result<Built, String> {
+        let metadata = AppMetadata::read(dir)?;
+        let wasm = wasm_path(dir);
+        let size = Size::of(&wasm)?;
+        note(format!(
+            "{}: {} raw, {} gzip; {}",
+            display(&wasm),
+            workspace::format_bytes(size.raw),
+            workspace::format_bytes(size.gzip),
+            metadata::budget_note(size.gzip, metadata.size_budget_gzip),
+        ));
+        Ok(Built {
+            dir: dir.to_path_buf(),
+            size,
+            metadata,
+        })
+    }
+
+    /// The error to report when the wasm is over its app's budget.
+    pub fn over_budget(&self) -> Option<String> {
+        metadata::over_budget(&self.dir, self.size.gzip, self.metadata.size_budget_gzip)
+    }
+}
+
+/// Builds the worker in `dir` into `dir/build/` and prints its wasm size against its
+/// app's budget (checking the budget is the caller's: see [`Built::over_budget`]).
+pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, String> {
     let start = Instant::now();
+    // Read first: a malformed budget fails before the build, not after.
+    AppMetadata::read(dir)?;
     let flag = match profile {
         Profile::Release => "--release",
         Profile::Dev => "--dev",
     };
     step(format!("building {} (worker-build {flag})", display(dir)));
     let mut command = Command::new(&tools.worker_build);
-    command
-        .arg(flag)
-        .current_dir(dir)
-        .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
-        .env("WASM_OPT_BIN", &tools.wasm_opt);
+    command.arg(flag).current_dir(dir);
+    tools.worker_build_env(&mut command);
     workspace::run(&mut command)?;
     let wasm = wasm_path(dir);
     let js = dir.join("build").join("index.js");
@@ -134,46 +184,50 @@ pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<PathBuf, Str
             ));
         }
     }
-    let (raw, gzip) = wasm_size(&wasm)?;
-    note(format!(
-        "{}: {} raw, {} gzip -9",
-        display(&wasm),
-        workspace::format_bytes(raw),
-        gzip.map_or_else(|| "? (gzip not found)".to_owned(), workspace::format_bytes),
-    ));
+    let built = Built::measure(dir)?;
     note(format!("built in {}", since(start)));
-    Ok(wasm)
+    Ok(built)
 }
 
-/// The size of a file, raw and compressed with `gzip -9` (None when gzip is missing).
-pub fn wasm_size(path: &Path) -> Result<(u64, Option<u64>), String> {
-    let raw = path
-        .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", display(path)))?
-        .len();
-    let gzip = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()
-        .and_then(|mut child| {
-            let mut compressed = 0u64;
-            let mut buf = [0u8; 64 * 1024];
-            let mut stdout = child.stdout.take()?;
-            loop {
-                match stdout.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => compressed += n as u64,
-                    Err(_) => return None,
-                }
-            }
-            child
-                .wait()
-                .ok()
-                .filter(|s| s.success())
-                .map(|_| compressed)
-        });
-    Ok((raw, gzip))
+/// The size of a file, raw and gzipped (level 9, as `gzip -9`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub raw: u64,
+    pub gzip: u64,
+}
+
+impl Size {
+    /// The size of the file at `path`.
+    pub fn of(path: &Path) -> Result<Size, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", display(path)))?;
+        Ok(Size::of_bytes(&bytes))
+    }
+
+    /// The size of `bytes`.
+    pub fn of_bytes(bytes: &[u8]) -> Size {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+        let compressed = encoder
+            .write_all(bytes)
+            .and_then(|()| encoder.finish())
+            .expect("writing into a Vec cannot fail");
+        let gzip = compressed.len() as u64;
+        Size {
+            raw: bytes.len() as u64,
+            gzip,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_raw_and_gzip_sizes() {
+        let size = Size::of_bytes(&[7u8; 10_000]);
+        assert_eq!(size.raw, 10_000);
+        assert!(size.gzip > 18 && size.gzip < 100, "{size:?}");
+        assert_eq!(Size::of_bytes(b"").raw, 0);
+    }
 }

@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod dev;
+mod metadata;
 mod setup;
 mod test;
 mod workspace;
@@ -18,6 +19,7 @@ commands:
   setup                     install what is missing: the wasm32 target, worker-build,
                             wasm-bindgen-cli (the Cargo.lock version) and the npm packages
   build [app] [--dev]       set up, then build every worker (or one app) into <app>/build/
+                            and check each app's wasm against its size budget
   dev [app] [--port N]      set up, build and run the showcase (or an app) in wrangler dev
   test                      set up, then run every check and test, as CI does
   bench [arguments]         run the benchmarks

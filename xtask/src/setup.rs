@@ -29,6 +29,29 @@ pub struct Tools {
     pub wrangler: PathBuf,
 }
 
+impl Tools {
+    /// Points `command`, which runs worker-build directly or through wrangler's `[build]`,
+    /// at these tools: wasm-bindgen and wasm-opt by their variables, worker-build first on
+    /// `PATH` (cargo's bin folder may not be on it in a fresh shell).
+    pub fn worker_build_env(&self, command: &mut Command) {
+        let mut path: Vec<PathBuf> = self
+            .worker_build
+            .parent()
+            .into_iter()
+            .map(Path::to_path_buf)
+            .collect();
+        path.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        if let Ok(path) = std::env::join_paths(path) {
+            command.env("PATH", path);
+        }
+        command
+            .env("WASM_BINDGEN_BIN", &self.wasm_bindgen)
+            .env("WASM_OPT_BIN", &self.wasm_opt);
+    }
+}
+
 /// `cargo xtask setup`.
 pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
+
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -64,10 +66,14 @@ pub fn npm_tool(name: &str) -> PathBuf {
     root().join("node_modules").join(".bin").join(name)
 }
 
-/// A command line as the user would type it.
+/// A command line as the user would type it (without `PATH`, which only makes the
+/// installed tools findable).
 pub fn command_line(command: &Command) -> String {
     let mut line = String::new();
     for (key, value) in command.get_envs() {
+        if key == "PATH" {
+            continue;
+        }
         if let Some(value) = value {
             let _ = write!(
                 line,
@@ -138,18 +144,26 @@ pub fn locked_version(package: &str) -> Result<String, String> {
         .ok_or_else(|| format!("Cargo.lock has no package `{package}`"))
 }
 
-/// Finds `version = "…"` of the `[[package]]` named `package` in a Cargo.lock text.
+/// The packages of a Cargo.lock.
+#[derive(Debug, Deserialize)]
+struct Lock {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+}
+
+/// The version of the (first) `[[package]]` named `package` in a Cargo.lock text.
 fn parse_locked_version(lock: &str, package: &str) -> Option<String> {
-    let name_line = format!("name = \"{package}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == name_line {
-            let version = lines.next()?.trim();
-            let version = version.strip_prefix("version = \"")?.strip_suffix('"')?;
-            return Some(version.to_owned());
-        }
-    }
-    None
+    let lock: Lock = toml::from_str(lock).ok()?;
+    lock.package
+        .into_iter()
+        .find(|p| p.name == package)
+        .map(|p| p.version)
 }
 
 /// A duration as `850ms`, `42.1s` or `3m07s`.

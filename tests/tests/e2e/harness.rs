@@ -272,40 +272,14 @@ fn fresh_state() -> TempDir {
 /// A copy of an app's wrangler.toml that runs the existing build: without the `[build]`
 /// table (so wrangler does not rebuild) and with `main` made absolute.
 pub fn derived_config(original: &str, app_dir: &Path) -> String {
-    let mut out = String::new();
-    let mut in_build_table = false;
-    let mut top_level = true;
-    for line in original.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            top_level = false;
-            let name = trimmed.trim_start_matches('[').trim_start();
-            in_build_table = name.starts_with("build]")
-                || name.starts_with("build.")
-                || name.starts_with("build ]");
-        }
-        if in_build_table {
-            continue;
-        }
-        if top_level {
-            if let Some(value) = trimmed
-                .strip_prefix("main")
-                .and_then(|rest| rest.trim_start().strip_prefix('='))
-            {
-                let relative = value.trim().trim_matches(|c| c == '"' || c == '\'');
-                let absolute = app_dir.join(relative);
-                let escaped = absolute
-                    .to_string_lossy()
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"");
-                out.push_str(&format!("main = \"{escaped}\"\n"));
-                continue;
-            }
-        }
-        out.push_str(line);
-        out.push('\n');
+    let mut config: toml::Table =
+        toml::from_str(original).unwrap_or_else(|e| panic!("wrangler.toml does not parse: {e}"));
+    config.remove("build");
+    if let Some(main) = config.get("main").and_then(toml::Value::as_str) {
+        let absolute = app_dir.join(main).to_string_lossy().into_owned();
+        config.insert("main".to_owned(), toml::Value::String(absolute));
     }
-    out
+    toml::to_string(&config).unwrap_or_else(|e| panic!("cannot write the config: {e}"))
 }
 
 /// A port that is free right now on 127.0.0.1.
@@ -404,9 +378,9 @@ format = \"modules\"
 name = \"COUNTER\"
 class_name = \"Counter\"
 ";
-    let derived = derived_config(original, Path::new("/w/apps/counter"));
-    assert_eq!(
-        derived,
+    let derived: toml::Table =
+        toml::from_str(&derived_config(original, Path::new("/w/apps/counter"))).unwrap();
+    let expected: toml::Table = toml::from_str(
         "\
 name = \"counter\"
 main = \"/w/apps/counter/build/index.js\"
@@ -415,6 +389,8 @@ compatibility_date = \"2025-09-01\"
 [[durable_objects.bindings]]
 name = \"COUNTER\"
 class_name = \"Counter\"
-"
-    );
+",
+    )
+    .unwrap();
+    assert_eq!(derived, expected);
 }

@@ -1,7 +1,11 @@
 //! Where a wasm module's bytes are: the code size of each function, attributed to a crate
 //! through the names section (worker-build keeps it), and the module without that section.
+//! The module is read with wasmparser; only the attribution of names to crates is ours.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use wasmparser::{KnownCustom, Name, Parser, Payload, TypeRef};
 
 /// The code of a module by crate.
 #[derive(Debug, Clone, Default)]
@@ -16,128 +20,60 @@ pub struct Breakdown {
     pub by_crate: Vec<(String, u64)>,
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
+/// The crates that make up the framework itself, as they appear in demangled names.
+pub const FRAMEWORK_CRATES: &[&str] = &["duro", "duro_index"];
 
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, String> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or("unexpected end of the module")?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn leb(&mut self) -> Result<u64, String> {
-        let mut result = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = self.byte()?;
-            if shift < 64 {
-                result |= u64::from(b & 0x7f) << shift;
-            }
-            if b & 0x80 == 0 {
-                return Ok(result);
-            }
-            shift += 7;
-        }
-    }
-
-    fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
-        let n = usize::try_from(n).map_err(|_| "section too large")?;
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or("a section runs past the end of the module")?;
-        let slice = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn name(&mut self) -> Result<&'a [u8], String> {
-        let len = self.leb()?;
-        self.take(len)
-    }
-
-    fn limits(&mut self) -> Result<(), String> {
-        let flags = self.leb()?;
-        self.leb()?;
-        if flags & 1 != 0 {
-            self.leb()?;
-        }
-        Ok(())
-    }
-
-    /// A value or reference type (single byte, or a prefixed heap type).
-    fn value_type(&mut self) -> Result<(), String> {
-        match self.byte()? {
-            0x63 | 0x64 => {
-                self.leb()?;
-            }
-            _ => {}
-        }
-        Ok(())
+impl Breakdown {
+    /// Bytes of function bodies of the framework's own crates ([`FRAMEWORK_CRATES`]).
+    pub fn framework(&self) -> u64 {
+        self.by_crate
+            .iter()
+            .filter(|(name, _)| FRAMEWORK_CRATES.contains(&name.as_str()))
+            .map(|(_, bytes)| bytes)
+            .sum()
     }
 }
 
-/// A section: id, name (custom sections only) and body.
-type Section<'a> = (u8, String, &'a [u8]);
+fn invalid(e: wasmparser::BinaryReaderError) -> String {
+    format!("not a valid wasm module: {e}")
+}
 
-/// The sections of `module`.
-fn sections(module: &[u8]) -> Result<Vec<Section<'_>>, String> {
-    if module.len() < 8 || &module[..4] != b"\0asm" {
-        return Err("not a wasm module".into());
+/// The byte range of the `name` custom section, header included.
+fn names_section(module: &[u8]) -> Result<Option<Range<usize>>, String> {
+    // Sections are contiguous: one starts where the previous one ended.
+    let mut previous_end = 0;
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload.map_err(invalid)?;
+        if let Payload::CustomSection(custom) = &payload {
+            if custom.name() == "name" {
+                return Ok(Some(previous_end..to_usize(custom.range().end)));
+            }
+        }
+        match &payload {
+            Payload::Version { range, .. } => previous_end = to_usize(range.end),
+            payload => {
+                if let Some((_, range)) = payload.as_section() {
+                    previous_end = to_usize(range.end);
+                }
+            }
+        }
     }
-    let mut reader = Reader {
-        bytes: module,
-        pos: 8,
-    };
-    let mut out = Vec::new();
-    while reader.pos < module.len() {
-        let id = reader.byte()?;
-        let len = reader.leb()?;
-        let body = reader.take(len)?;
-        let name = if id == 0 {
-            let mut r = Reader {
-                bytes: body,
-                pos: 0,
-            };
-            String::from_utf8_lossy(r.name()?).into_owned()
-        } else {
-            String::new()
-        };
-        out.push((id, name, body));
-    }
-    Ok(out)
+    Ok(None)
+}
+
+fn to_usize(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
+}
+
+fn span(range: Range<u64>) -> u64 {
+    range.end - range.start
 }
 
 /// `module` without its `name` custom section.
 pub fn without_names(module: &[u8]) -> Result<Vec<u8>, String> {
-    sections(module)?;
-    let mut out = module[..8].to_vec();
-    let mut reader = Reader {
-        bytes: module,
-        pos: 8,
-    };
-    while reader.pos < module.len() {
-        let start = reader.pos;
-        let id = reader.byte()?;
-        let len = reader.leb()?;
-        let body = reader.take(len)?;
-        let is_names = id == 0 && {
-            let mut r = Reader {
-                bytes: body,
-                pos: 0,
-            };
-            r.name()? == b"name"
-        };
-        if !is_names {
-            out.extend_from_slice(&module[start..reader.pos]);
-        }
+    let mut out = module.to_vec();
+    if let Some(range) = names_section(module)? {
+        out.drain(range);
     }
     Ok(out)
 }
@@ -146,64 +82,31 @@ pub fn without_names(module: &[u8]) -> Result<Vec<u8>, String> {
 pub fn breakdown(module: &[u8]) -> Result<Breakdown, String> {
     let mut imported_functions = 0u64;
     let mut bodies = Vec::new();
-    let mut names: BTreeMap<u64, String> = BTreeMap::new();
+    let mut names: HashMap<u64, &str> = HashMap::new();
     let mut result = Breakdown::default();
-    for (id, custom, body) in sections(module)? {
-        let mut r = Reader {
-            bytes: body,
-            pos: 0,
-        };
-        match id {
-            2 => {
-                for _ in 0..r.leb()? {
-                    r.name()?;
-                    r.name()?;
-                    match r.byte()? {
-                        0 => {
-                            r.leb()?;
-                            imported_functions += 1;
-                        }
-                        1 => {
-                            r.value_type()?;
-                            r.limits()?;
-                        }
-                        2 => r.limits()?,
-                        3 => {
-                            r.value_type()?;
-                            r.byte()?;
-                        }
-                        4 => {
-                            r.byte()?;
-                            r.leb()?;
-                        }
-                        other => return Err(format!("unknown import kind {other}")),
+    for payload in Parser::new(0).parse_all(module) {
+        match payload.map_err(invalid)? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    if let TypeRef::Func(_) = import.map_err(invalid)?.ty {
+                        imported_functions += 1;
                     }
                 }
             }
-            10 => {
-                for _ in 0..r.leb()? {
-                    let len = r.leb()?;
-                    r.take(len)?;
-                    bodies.push(len);
-                }
+            Payload::CodeSectionEntry(body) => {
+                bodies.push(span(body.range()));
             }
-            11 => result.data = body.len() as u64,
-            0 if custom == "name" => {
-                result.names = body.len() as u64;
-                r.name()?;
-                while r.pos < body.len() {
-                    let sub = r.byte()?;
-                    let len = r.leb()?;
-                    let content = r.take(len)?;
-                    if sub == 1 {
-                        let mut s = Reader {
-                            bytes: content,
-                            pos: 0,
-                        };
-                        for _ in 0..s.leb()? {
-                            let index = s.leb()?;
-                            let name = String::from_utf8_lossy(s.name()?).into_owned();
-                            names.insert(index, name);
+            Payload::DataSection(data) => result.data = span(data.range()),
+            Payload::CustomSection(custom) => {
+                let KnownCustom::Name(subsections) = custom.as_known() else {
+                    continue;
+                };
+                result.names = span(custom.range());
+                for subsection in subsections {
+                    if let Name::Function(map) = subsection.map_err(invalid)? {
+                        for naming in map {
+                            let naming = naming.map_err(invalid)?;
+                            names.insert(u64::from(naming.index), naming.name);
                         }
                     }
                 }
@@ -215,7 +118,8 @@ pub fn breakdown(module: &[u8]) -> Result<Breakdown, String> {
     for (i, len) in bodies.iter().enumerate() {
         let name = names
             .get(&(imported_functions + i as u64))
-            .map_or("(unnamed)", String::as_str);
+            .copied()
+            .unwrap_or("(unnamed)");
         *by_crate.entry(crate_of(name)).or_default() += len;
         result.code += len;
     }
@@ -362,5 +266,19 @@ mod tests {
         assert_eq!(stripped.len(), m.len() - 22);
         assert_eq!(breakdown(&stripped).unwrap().names, 0);
         assert!(breakdown(b"nope").is_err());
+    }
+
+    #[test]
+    fn sums_the_framework_crates() {
+        let b = Breakdown {
+            by_crate: vec![
+                ("core".to_owned(), 50),
+                ("duro".to_owned(), 30),
+                ("counter".to_owned(), 20),
+                ("duro_index".to_owned(), 5),
+            ],
+            ..Breakdown::default()
+        };
+        assert_eq!(b.framework(), 35);
     }
 }

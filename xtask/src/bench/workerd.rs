@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::load::{Call, Conn, Reply};
+use serde::Deserialize;
+
+use super::load::{Call, Client, Reply};
 use crate::workspace::{display, root};
 
 /// How long workerd may take to answer its first request.
@@ -70,121 +72,110 @@ const UNSUPPORTED_TABLES: &[&str] = &[
     "dispatch_namespaces",
 ];
 
+/// The part of a `wrangler.toml` that [`WranglerConfig`] is made from.
+#[derive(Debug, Deserialize)]
+struct Raw {
+    main: String,
+    compatibility_date: String,
+    #[serde(default)]
+    compatibility_flags: Vec<String>,
+    #[serde(default)]
+    durable_objects: RawDurableObjects,
+    #[serde(default)]
+    kv_namespaces: Vec<RawKvNamespace>,
+    #[serde(default)]
+    migrations: Vec<RawMigration>,
+    #[serde(default)]
+    vars: toml::Table,
+    /// Everything else: `[build]`, `name`, … and the binding tables checked against
+    /// [`UNSUPPORTED_TABLES`].
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawDurableObjects {
+    #[serde(default)]
+    bindings: Vec<RawBinding>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawBinding {
+    name: String,
+    class_name: String,
+    script_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawKvNamespace {
+    binding: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMigration {
+    #[serde(default)]
+    new_sqlite_classes: Vec<String>,
+}
+
 impl WranglerConfig {
-    /// Reads the subset of TOML that the workers' configs use: `key = "string"` and
-    /// `key = ["a", "b"]` on one line, under the top level, `[vars]`,
-    /// `[[durable_objects.bindings]]`, `[[kv_namespaces]]` and `[[migrations]]`. Other
-    /// binding tables are refused; the rest (`[build]`, …) is ignored.
+    /// Reads what the benchmark runs from a `wrangler.toml`: `main`, the compatibility
+    /// date and flags, `[vars]` (strings), `[[durable_objects.bindings]]`,
+    /// `[[kv_namespaces]]` and the migrations' `new_sqlite_classes`. Other binding tables
+    /// are refused; the rest (`[build]`, …) is ignored.
     pub fn parse(text: &str) -> Result<WranglerConfig, String> {
-        let mut config = WranglerConfig::default();
-        let mut table = String::new();
-        for (number, line) in text.lines().enumerate() {
-            let line = strip_comment(line).trim();
-            if line.is_empty() {
-                continue;
-            }
-            if line.starts_with('[') {
-                table = line
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .trim()
-                    .to_owned();
-                if table == "durable_objects.bindings" {
-                    config.durable_objects.push((String::new(), String::new()));
-                }
-                if table == "kv_namespaces" {
-                    config.kv_namespaces.push(String::new());
-                }
-                if UNSUPPORTED_TABLES.contains(&table.as_str()) {
-                    return Err(format!(
-                        "line {}: [{table}] bindings are not supported by the benchmark's \
-                         workerd config (xtask/src/bench/workerd.rs)",
-                        number + 1
-                    ));
-                }
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(format!("line {}: expected `key = value`", number + 1));
-            };
-            let key = key.trim().trim_matches('"');
-            let value = value.trim();
-            match (table.as_str(), key) {
-                ("", "main") => config.main = string(value)?,
-                ("", "compatibility_date") => config.compatibility_date = string(value)?,
-                ("", "compatibility_flags") => config.compatibility_flags = strings(value)?,
-                ("vars", _) => config.vars.push((key.to_owned(), string(value)?)),
-                ("durable_objects.bindings", "name") => {
-                    if let Some(last) = config.durable_objects.last_mut() {
-                        last.0 = string(value)?;
-                    }
-                }
-                ("durable_objects.bindings", "class_name") => {
-                    if let Some(last) = config.durable_objects.last_mut() {
-                        last.1 = string(value)?;
-                    }
-                }
-                ("durable_objects.bindings", "script_name") => {
-                    return Err("bindings to another script's classes are not supported".into())
-                }
-                ("kv_namespaces", "binding") => {
-                    if let Some(last) = config.kv_namespaces.last_mut() {
-                        *last = string(value)?;
-                    }
-                }
-                ("migrations", "new_sqlite_classes") => {
-                    config.sqlite_classes.extend(strings(value)?)
-                }
-                _ => {}
-            }
-        }
-        if config.main.is_empty() || config.compatibility_date.is_empty() {
-            return Err("`main` and `compatibility_date` are required".into());
-        }
-        if config
-            .durable_objects
+        let raw: Raw = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(table) = UNSUPPORTED_TABLES
             .iter()
-            .any(|(name, class)| name.is_empty() || class.is_empty())
+            .find(|table| lookup(&raw.rest, table).is_some())
         {
-            return Err("every [[durable_objects.bindings]] needs `name` and `class_name`".into());
+            return Err(format!(
+                "[{table}] bindings are not supported by the benchmark's workerd config \
+                 (xtask/src/bench/workerd.rs)"
+            ));
         }
-        if config.kv_namespaces.iter().any(String::is_empty) {
-            return Err("every [[kv_namespaces]] needs a `binding`".into());
+        let mut durable_objects = Vec::new();
+        for binding in raw.durable_objects.bindings {
+            if binding.script_name.is_some() {
+                return Err("bindings to another script's classes are not supported".into());
+            }
+            durable_objects.push((binding.name, binding.class_name));
         }
-        Ok(config)
+        let vars = raw
+            .vars
+            .into_iter()
+            .map(|(name, value)| match value {
+                toml::Value::String(text) => Ok((name, text)),
+                other => Err(format!(
+                    "[vars] {name} = {other}: only string variables are supported"
+                )),
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(WranglerConfig {
+            main: raw.main,
+            compatibility_date: raw.compatibility_date,
+            compatibility_flags: raw.compatibility_flags,
+            durable_objects,
+            sqlite_classes: raw
+                .migrations
+                .into_iter()
+                .flat_map(|m| m.new_sqlite_classes)
+                .collect(),
+            vars,
+            kv_namespaces: raw.kv_namespaces.into_iter().map(|kv| kv.binding).collect(),
+        })
     }
 }
 
-fn strip_comment(line: &str) -> &str {
-    let mut in_string = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => return &line[..i],
-            _ => {}
-        }
+/// The value at a dotted path (`queues.producers`) of a table.
+fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let (first, rest) = path
+        .split_once('.')
+        .map_or((path, None), |(a, b)| (a, Some(b)));
+    let value = table.get(first)?;
+    match rest {
+        None => Some(value),
+        Some(rest) => lookup(value.as_table()?, rest),
     }
-    line
-}
-
-fn string(value: &str) -> Result<String, String> {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .map(str::to_owned)
-        .ok_or_else(|| format!("expected a \"string\", got `{value}`"))
-}
-
-fn strings(value: &str) -> Result<Vec<String>, String> {
-    let inner = value
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .ok_or_else(|| format!("expected [\"a\", \"b\"], got `{value}`"))?;
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(string)
-        .collect()
 }
 
 /// A module of the worker: its name in workerd and the file it comes from.
@@ -488,7 +479,7 @@ impl Server {
     }
 
     fn wait_ready(&mut self, spawned: Instant, probe: &Call) -> Result<Duration, String> {
-        let mut conn = Conn::new(self.port);
+        let client = Client::new(self.port);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -497,7 +488,7 @@ impl Server {
                     std::fs::read_to_string(&self.log).unwrap_or_default()
                 ));
             }
-            let last = match conn.send(probe) {
+            let last = match client.send(probe) {
                 Ok(Reply { status: 200, .. }) => return Ok(spawned.elapsed()),
                 Ok(reply) => format!("{} {}", reply.status, reply.text()),
                 Err(e) => e.to_string(),
@@ -632,7 +623,9 @@ DURO_LOG = "warn"
                 kv_namespaces: vec!["INDEX".into()],
             }
         );
-        assert!(WranglerConfig::parse("name = \"x\"\n").is_err());
+        assert!(WranglerConfig::parse("name = \"x\"\n")
+            .unwrap_err()
+            .contains("missing field `main`"));
         let r2 = "main = \"a.js\"\ncompatibility_date = \"2025-09-01\"\n[[r2_buckets]]\n";
         assert!(WranglerConfig::parse(r2)
             .unwrap_err()
