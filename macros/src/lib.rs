@@ -239,7 +239,8 @@ pub fn methods(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 ///
 /// # futures::executor::block_on(async {
-/// let c = duro::testing::TestEnv::new().stub::<Counter>("a");
+/// let env = duro::testing::TestEnv::new();
+/// let c = env.stub::<Counter>("a");
 /// assert_eq!(c.add_checked(2).await?, 2);
 /// assert_eq!(c.get().await?, 2);
 /// # Ok::<(), duro::Error>(())
