@@ -2,7 +2,7 @@
 //! `valid`'s job), still pointing at the user's tokens for errors.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
+use quote::{quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
@@ -100,6 +100,8 @@ fn screaming_snake(name: &str) -> String {
 }
 
 pub const NOT_A_STRUCT: &str = "#[duro::object] goes on a struct: the struct is the object's state";
+pub const NOT_GENERIC: &str =
+    "duro objects cannot be generic: the exported class needs one concrete state type";
 
 /// The `impl` block under `#[duro::methods]`.
 pub struct Methods {
@@ -140,8 +142,8 @@ impl Methods {
                 ),
             );
         }
-        if !block.generics.params.is_empty() || block.generics.where_clause.is_some() {
-            cx.error(&block.generics, "duro objects cannot be generic");
+        if let Some(generics) = generics(&block.generics) {
+            cx.error(generics, NOT_GENERIC);
         }
         let self_ident = match &*block.self_ty {
             Type::Path(p)
@@ -334,8 +336,7 @@ impl Signature {
     }
 
     pub fn is_generic(&self) -> bool {
-        let g = &self.original.generics;
-        !g.params.is_empty() || g.where_clause.is_some()
+        generics(&self.original.generics).is_some()
     }
 
     pub fn takes_ctx(&self) -> bool {
@@ -429,6 +430,17 @@ fn is_duro_error(ty: &Type) -> bool {
         .map(|s| s.ident.to_string())
         .collect();
     segs.len() >= 2 && segs[segs.len() - 2] == "duro" && segs[segs.len() - 1] == "Error"
+}
+
+/// Where to report generics: the parameters, else the `where` keyword; `None` without
+/// either.
+pub fn generics(g: &syn::Generics) -> Option<TokenStream> {
+    if !g.params.is_empty() {
+        return Some(g.to_token_stream());
+    }
+    g.where_clause
+        .as_ref()
+        .map(|w| w.where_token.to_token_stream())
 }
 
 /// `Ctx`, `&Ctx` or `&mut Ctx`, by the path's last segment.

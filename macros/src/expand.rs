@@ -356,6 +356,31 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
         writes,
         timers,
     } = dispatch;
+    let bytes = quote!(::std::vec::Vec<u8>);
+    let call_ref = dispatcher(
+        "__call_ref",
+        quote!(&'a self),
+        bytes.clone(),
+        &reads,
+        "unknown_method",
+        &declared,
+    );
+    let call_timer = dispatcher(
+        "__call_timer",
+        quote!(&'a mut self),
+        quote!(()),
+        &timers,
+        "unknown_timer",
+        &declared,
+    );
+    let call_mut = dispatcher(
+        "__call_mut",
+        quote!(&'a mut self),
+        bytes,
+        &writes,
+        "unknown_method",
+        &declared,
+    );
     quote! {
         impl ::duro::Object for #self_ident {
             const CLASS: &'static str = #declared::CLASS;
@@ -371,68 +396,45 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
                 }
             }
 
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_ref<'a>(
-                &'a self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<::std::vec::Vec<u8>, ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#reads)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
+            #call_ref
+            #call_timer
+            #call_mut
+        }
+    }
+}
 
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_timer<'a>(
-                &'a mut self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<(), ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#timers)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_timer(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
-
-            #[allow(unused_variables, unreachable_code)]
-            fn __call_mut<'a>(
-                &'a mut self,
-                __duro_ctx: &'a ::duro::Ctx,
-                __duro_method: &'a str,
-                __duro_args: &'a [u8],
-            ) -> ::duro::__private::LocalBoxFuture<
-                'a,
-                ::core::result::Result<::std::vec::Vec<u8>, ::duro::__private::Failure>,
-            > {
-                ::std::boxed::Box::pin(async move {
-                    match __duro_method {
-                        #(#writes)*
-                        _ => ::core::result::Result::Err(::duro::__private::unknown_method(
-                            #declared::CLASS,
-                            __duro_method,
-                        )),
-                    }
-                })
-            }
+/// One of the `Object` impl's dispatchers: a `match` over wire names with `arms`, and
+/// the runtime's `unknown` failure for any other name.
+fn dispatcher(
+    name: &str,
+    receiver: TokenStream,
+    ok: TokenStream,
+    arms: &[TokenStream],
+    unknown: &str,
+    declared: &TokenStream,
+) -> TokenStream {
+    let name = format_ident!("{}", name);
+    let unknown = format_ident!("{}", unknown);
+    quote! {
+        #[allow(unused_variables, unreachable_code)]
+        fn #name<'a>(
+            #receiver,
+            __duro_ctx: &'a ::duro::Ctx,
+            __duro_method: &'a str,
+            __duro_args: &'a [u8],
+        ) -> ::duro::__private::LocalBoxFuture<
+            'a,
+            ::core::result::Result<#ok, ::duro::__private::Failure>,
+        > {
+            ::std::boxed::Box::pin(async move {
+                match __duro_method {
+                    #(#arms)*
+                    _ => ::core::result::Result::Err(::duro::__private::#unknown(
+                        #declared::CLASS,
+                        __duro_method,
+                    )),
+                }
+            })
         }
     }
 }

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::{ImplItem, Type};
 
-use crate::ast::{Methods, Object};
+use crate::ast::{self, Methods, Object};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::expand::{self, Dispatch};
@@ -34,8 +34,9 @@ pub fn unparsed(cx: Ctxt, item: TokenStream) -> TokenStream {
 /// arguments in error), so that its `#[duro::methods]` block adds no error of its own.
 pub fn object(o: &Object, errors: TokenStream) -> TokenStream {
     let item = &o.item;
-    let generic = !o.generics.params.is_empty() || o.generics.where_clause.is_some();
-    let declared = (!generic).then(|| expand::declared(o));
+    let declared = ast::generics(&o.generics)
+        .is_none()
+        .then(|| expand::declared(o));
     quote!(#errors #item #declared)
 }
 

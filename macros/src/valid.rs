@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use syn::ext::IdentExt;
 use syn::Type;
 
-use crate::ast::{Input, Methods, Object, Receiver, Signature, NOT_A_STRUCT};
+use crate::ast::{
+    generics, Input, Methods, Object, Receiver, Signature, NOT_A_STRUCT, NOT_GENERIC,
+};
 use crate::ctxt::Ctxt;
 use crate::rules::{MAX_ARGS, RESERVED_PREFIX, STUB_METHODS};
 
@@ -15,24 +17,29 @@ pub fn object(cx: &mut Ctxt, o: &Object) {
     if let Some(keyword) = &o.not_struct {
         cx.error(keyword, NOT_A_STRUCT);
     }
-    if !o.generics.params.is_empty() || o.generics.where_clause.is_some() {
-        cx.error(
-            &o.generics,
-            "duro objects cannot be generic: the exported class needs one concrete state type",
-        );
+    if let Some(generics) = generics(&o.generics) {
+        cx.error(generics, NOT_GENERIC);
     }
 }
 
 pub fn methods(cx: &mut Ctxt, m: &Methods) {
     for method in &m.methods {
-        for (role, present) in [
-            (Role::Rpc, method.attrs.rpc.is_some()),
-            (Role::Timer, method.attrs.timer.is_some()),
-            (Role::Index, method.attrs.index.is_some()),
-        ] {
-            if present {
-                signature(cx, &method.sig, role);
-            }
+        let a = &method.attrs;
+        // A timer that is also an RPC method or the projection is reported already
+        // (`attr::method_attrs`); it is judged as a timer only.
+        let roles = if a.timer.is_some() {
+            vec![Role::Timer]
+        } else {
+            [
+                (Role::Rpc, a.rpc.is_some()),
+                (Role::Index, a.index.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(role, present)| present.then_some(role))
+            .collect()
+        };
+        for role in roles {
+            signature(cx, &method.sig, role);
         }
     }
     wire_names(cx, m);
@@ -76,13 +83,13 @@ impl Role {
 pub fn signature(cx: &mut Ctxt, sig: &Signature, role: Role) {
     let s = &sig.original;
     let noun = role.noun();
-    if sig.is_generic() {
+    if let Some(generics) = generics(&s.generics) {
         let why = match role {
             Role::Rpc => ": the wire needs one concrete type per argument",
             Role::Timer => ": the payload is stored with one concrete type",
             Role::Index => "",
         };
-        cx.error(&s.generics, format!("{noun} cannot be generic{why}"));
+        cx.error(generics, format!("{noun} cannot be generic{why}"));
     }
     if let Some(u) = &s.unsafety {
         cx.error(u, format!("{noun} cannot be `unsafe`"));

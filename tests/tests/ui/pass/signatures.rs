@@ -115,6 +115,7 @@ impl Shelf {
         ctx.timers().after(soon, Self::tick_by, 2)?;
         ctx.timers().after(soon, Self::tick_checked, (3, 4))?;
         ctx.timers().after(soon, Self::refuse, ())?;
+        ctx.timers().after(soon, Self::tick_unit, ())?;
         Ok(())
     }
 
@@ -134,6 +135,13 @@ impl Shelf {
     #[timer]
     fn tick_checked(&mut self, (a, b): (u32, u32)) -> Result<(), Refused> {
         self.ticks += a * b;
+        Ok(())
+    }
+
+    /// A `()` payload written out, as in docs/design.md.
+    #[timer]
+    async fn tick_unit(&mut self, _ctx: &Ctx, _: ()) -> duro::Result<()> {
+        self.ticks += 100;
         Ok(())
     }
 
@@ -170,7 +178,7 @@ fn main() {
         assert_eq!(s.sixteen(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1).await.unwrap(), 16);
         s.schedule().await.unwrap();
         env.advance(Duration::from_secs(1)).await;
-        assert_eq!(s.ticks().await.unwrap(), 1 + 2 + 12);
+        assert_eq!(s.ticks().await.unwrap(), 1 + 2 + 12 + 100);
         assert_eq!(env.dead_timers::<Shelf>("s").len(), 0);
         assert_eq!(s.summary().await.unwrap().items, 1);
         assert_eq!(s.pop().await.unwrap(), "a");
