@@ -285,6 +285,7 @@ pub struct Param {
 }
 
 /// How a method's result travels.
+#[allow(clippy::large_enum_variant)] // one per method, at compile time
 pub enum Returns {
     /// `-> T` (or nothing): the stub returns `duro::Result<T>`.
     Plain(Type),
