@@ -21,15 +21,21 @@ impl Ctxt {
         self.errors.push(e);
     }
 
+    /// How many errors so far: a parser compares it before and after to tell whether
+    /// its part was clean.
     pub fn len(&self) -> usize {
         self.errors.len()
     }
 
-    /// All errors as `compile_error!` invocations.
-    pub fn into_compile_errors(self) -> TokenStream {
-        self.errors
+    /// `Ok` without errors, else all of them as `compile_error!` invocations.
+    pub fn check(self) -> Result<(), TokenStream> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        Err(self
+            .errors
             .into_iter()
             .map(syn::Error::into_compile_error)
-            .collect()
+            .collect())
     }
 }

@@ -1,0 +1,18 @@
+use duro::prelude::*;
+
+#[duro::object]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[duro::methods]
+impl Counter {
+    #[index("counters")]
+    #[index("totals")]
+    fn summary(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use duro::prelude::*;
+
+#[duro::object(schema = "2")]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[duro::methods]
+impl Counter {
+    #[rpc]
+    fn get(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use duro::prelude::*;
+
+#[duro::object]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[duro::methods]
+impl Counter {
+    #[index("counters")]
+    fn summary(&self) {}
+}
+
+fn main() {}

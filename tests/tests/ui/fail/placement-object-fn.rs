@@ -1,0 +1,4 @@
+#[duro::object]
+pub fn counter() {}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use duro::prelude::*;
+
+#[duro::object]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+impl Counter {
+    #[timer]
+    fn reset(&mut self) {
+        self.value = 0;
+    }
+}
+
+fn main() {}
