@@ -78,7 +78,7 @@ impl Client {
     }
 
     /// This client, for calls made from inside a turn of another object.
-    pub(crate) fn from_turn(mut self, caller: Caller) -> Self {
+    pub(crate) fn in_turn(mut self, caller: Caller) -> Self {
         self.chain = Some(caller.chain.encode().into());
         self.caller = Some(Rc::new(caller));
         self

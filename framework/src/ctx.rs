@@ -193,7 +193,7 @@ impl Connect for Ctx {
         let client = self.platform.connect(target, name)?;
         let platform = self.platform.clone();
         let passed = self.deadline_passed.clone();
-        Ok(client.from_turn(Caller {
+        Ok(client.in_turn(Caller {
             chain: self.chain.then(self.class, &self.name),
             deadline_ms: self.call_timeout_ms(),
             sleep: Rc::new(move |ms| platform.sleep(ms)),

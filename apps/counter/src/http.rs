@@ -86,7 +86,7 @@ fn value(value: i64) -> Result<Response> {
 #[derive(Serialize)]
 struct Home {
     app: &'static str,
-    routes: [&'static str; 6],
+    routes: [&'static str; 7],
 }
 
 #[derive(Serialize)]
@@ -167,6 +167,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 app: "duro counter",
                 routes: [
                     "POST /counters/<name>/add {\"by\": <i64>}",
+                    "POST /counters/<name>/transfer {\"to\": <name>, \"by\": <i64>}",
                     "GET /counters/<name>",
                     "POST /counters/<name>/reset",
                     "POST /counters/<name>/reset-in {\"seconds\": <u64>}",
@@ -201,6 +202,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e @ CallError::User(CounterError::Overflow { .. })) => call_error(e),
                 Err(e) => call_error(e),
             }
+        }
+        (Method::Post, ["counters", name, "transfer"]) => {
+            Box::pin(transfer(&mut req, &env, name)).await
         }
         // Boxed: the hot add/get path should not carry the (larger) state of the list
         // and test routes in every request's future.
@@ -259,7 +263,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         (_, ["counters"])
         | (_, ["counters", _])
-        | (_, ["counters", _, "add" | "reset" | "reset-in"]) => error(
+        | (_, ["counters", _, "add" | "transfer" | "reset" | "reset-in"]) => error(
             405,
             "method_not_allowed",
             format!("{method:?} is not allowed on {path}"),
@@ -268,6 +272,42 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Box::pin(test_route(req, &env, &segments)).await
         }
         _ => error(404, "not_found", format!("no route for {method:?} {path}")),
+    }
+}
+
+/// The body of `POST /counters/<name>/transfer`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    to: String,
+    by: i64,
+}
+
+async fn transfer(req: &mut Request, env: &Env, name: &str) -> Result<Response> {
+    let bytes = match body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let TransferBody { to, by } = match parse_object(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                400,
+                ErrorCode::BadRequest.as_str(),
+                format!("expected {{\"to\": <name>, \"by\": <i64>}}: {e}"),
+            )
+        }
+    };
+    if !valid_name(&to) {
+        return error(
+            400,
+            ErrorCode::BadRequest.as_str(),
+            "counter names are 1-128 characters of [A-Za-z0-9_.-]",
+        );
+    }
+    match Counter::stub(env, name)?.transfer(to, by).await {
+        Ok(v) => value(v),
+        Err(e) => call_error(e),
     }
 }
 

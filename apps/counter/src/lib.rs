@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `POST /counters/<name>/add` | `{"by": <i64>}` | `{"value": <i64>}` |
 //! | `GET /counters/<name>` | | `{"value": <i64>}` (0 for a new name) |
+//! | `POST /counters/<name>/transfer` | `{"to": <name>, "by": <i64>}` | `{"value": <i64>}` (this counter's) |
 //! | `POST /counters/<name>/reset` | | `{"value": 0}` |
 //! | `POST /counters/<name>/reset-in` | `{"seconds": <u64>}` | `{"value": <i64>, "reset_at_ms": <u64>}` |
 //! | `DELETE /counters/<name>` | | `{"deleted": true}` |
@@ -70,6 +71,31 @@ impl Counter {
             value: self.value,
             by,
         })?;
+        Ok(self.value)
+    }
+
+    /// Moves `by` from this counter to the counter `to` and returns this counter's new
+    /// value. `to` is called from inside this turn, so this counter's change is saved only
+    /// once `to` has accepted the addition. A transfer to itself fails fast with
+    /// `call_cycle`; one whose call gets no reply within the call deadline (the
+    /// `DURO_CALL_TIMEOUT_MS` var, 30 s by default) fails with `deadline_exceeded` and
+    /// leaves this counter as it was.
+    #[rpc]
+    async fn transfer(
+        &mut self,
+        ctx: &Ctx,
+        to: String,
+        by: i64,
+    ) -> Result<i64, CallError<CounterError>> {
+        let overflow = CounterError::Overflow {
+            value: self.value,
+            by: by.wrapping_neg(),
+        };
+        self.value = self
+            .value
+            .checked_sub(by)
+            .ok_or(CallError::User(overflow))?;
+        ctx.stub::<Counter>(&to)?.add(by).await?;
         Ok(self.value)
     }
 

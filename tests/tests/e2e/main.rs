@@ -9,6 +9,7 @@
 //! ```
 
 mod api;
+mod chains;
 mod concurrency;
 mod counter;
 mod harness;
