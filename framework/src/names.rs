@@ -40,3 +40,21 @@ pub(crate) const PUBLISH_METHOD: &str = "__duro/publish";
 pub(crate) const PUBLISH_ID: &str = "#publish";
 /// The reserved RPC method that asks an object to republish its index entry.
 pub(crate) const REPUBLISH_METHOD: &str = "__duro_republish";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reserved_name_has_the_reserved_prefix() {
+        for key in [STATE_KEY, TIMER_PREFIX, DEAD_PREFIX, BOOK_PREFIX] {
+            assert!(key.starts_with(RESERVED_PREFIX), "{key}");
+        }
+        for method in [PUBLISH_METHOD, REPUBLISH_METHOD] {
+            assert!(method.starts_with(RESERVED_METHOD_PREFIX), "{method}");
+        }
+        assert!(RESERVED_PREFIX.starts_with(RESERVED_METHOD_PREFIX));
+        assert!(CALL_PREFIX.starts_with(&format!("/{RESERVED_PREFIX}")));
+        assert!(STATS_PATH.starts_with(&format!("/{RESERVED_PREFIX}")));
+    }
+}

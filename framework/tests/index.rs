@@ -11,6 +11,7 @@ use duro::testing::TestEnv;
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// A counter with an index projection.
 pub struct Tally {
     n: i64,
     /// Not part of the projection.
@@ -19,6 +20,7 @@ pub struct Tally {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What `Tally` publishes.
 pub struct TallySummary {
     n: i64,
     note: String,
@@ -75,6 +77,7 @@ impl Tally {
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// An object publishing to another KV binding.
 pub struct Elsewhere {
     n: i64,
 }
@@ -95,6 +98,7 @@ impl Elsewhere {
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// An object without a projection.
 pub struct Plain {
     n: i64,
 }

@@ -12,6 +12,7 @@ use duro::ErrorCode;
 /// Why a lobby refused a player.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub enum LobbyError {
+    /// No room for another player.
     Full,
 }
 
@@ -23,6 +24,7 @@ impl std::fmt::Display for LobbyError {
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// A game lobby.
 pub struct Lobby {
     players: Vec<String>,
     open: bool,
@@ -187,6 +189,7 @@ impl Lobby {
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// A player, who may be in a lobby.
 pub struct Player {
     lobby: Option<String>,
     pings: u32,

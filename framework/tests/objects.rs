@@ -9,6 +9,7 @@ use duro::ErrorCode;
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// A bag of items and a blob.
 pub struct Bag {
     items: Vec<String>,
     blob: Vec<u8>,

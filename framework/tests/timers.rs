@@ -14,6 +14,7 @@ thread_local! {
 
 #[duro::object]
 #[derive(Default, Serialize, Deserialize)]
+/// Records when its timers run.
 pub struct Clock {
     /// (label, clock ms) of every run.
     runs: Vec<(String, u64)>,

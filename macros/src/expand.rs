@@ -89,7 +89,10 @@ pub fn block(m: &Methods) -> TokenStream {
         f.attrs.retain(|a| !attr::is_method_attr(a));
     }
     block.items.extend(m.timers().map(|t| -> ImplItem {
-        let docs = &t.docs;
+        let docs = docs_or(
+            &t.docs,
+            &format!("The `#[timer]` method `{}`, to schedule with `ctx.timers()`.", t.wire()),
+        );
         let vis = &t.vis;
         let ident = t.ident();
         let wire = t.wire();
@@ -148,10 +151,23 @@ pub fn stub(m: &Methods, methods: impl Iterator<Item = TokenStream>) -> TokenStr
     }
 }
 
+/// The user's doc comments, or `fallback` when there are none: generated public items
+/// are documented, so that `missing_docs` holds in the user's crate.
+fn docs_or(docs: &[syn::Attribute], fallback: &str) -> Vec<syn::Attribute> {
+    if docs.is_empty() {
+        vec![syn::parse_quote!(#[doc = #fallback])]
+    } else {
+        docs.to_vec()
+    }
+}
+
 /// A stub method with `body`.
 pub fn stub_method(r: &Method, body: TokenStream) -> TokenStream {
     let ident = r.ident();
-    let docs = &r.docs;
+    let docs = docs_or(
+        &r.docs,
+        &format!("Calls the object's `#[rpc]` method `{}`.", r.wire()),
+    );
     let names = r.sig.params().map(|p| &p.name);
     let tys = r.sig.params().map(|p| &p.ty);
     let generics = &r.sig.original.generics;

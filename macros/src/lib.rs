@@ -66,9 +66,9 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | --- | --- | --- | --- |
 /// | receiver | `&self` (a read: never saves) or `&mut self` (a write: saves the state if it changed) | `&mut self` | `&self` |
 /// | `async` | either | either | no: computed after every turn that changes the state |
-/// | `&Ctx` | optional, first after the receiver | optional, first after the receiver | not taken |
+/// | `&Ctx` | optional, first after the receiver | optional, first after the receiver | optional, first after the receiver |
 /// | other arguments | 0 to 16 values | at most one, the payload (`()` without one) | none |
-/// | result | nothing, `T`, `duro::Result<T>` or `Result<T, E>` | nothing, `duro::Result<()>` or `Result<(), E>` | an owned `T` |
+/// | result | nothing, `T`, `duro::Result<T>`, `Result<T, E>` or `Result<T, CallError<E>>` | nothing, `duro::Result<()>`, `Result<(), E>` or `Result<(), CallError<E>>` | an owned `T`, or `Option<T>` (`None`: no entry) |
 ///
 /// - **Arguments and payloads** travel or are stored, so they are owned: `String`, not
 ///   `&str`; `Vec<T>`, not `&[T]`; no `impl Trait`. An RPC argument is `Serialize`
@@ -88,6 +88,11 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   - `Result<T, E>` with any other `E` fails with the user's error: the stub returns
 ///     `Result<T, CallError<E>>`; `E` is `Serialize + Deserialize + Display`. A timer's
 ///     `E` needs `Display` only (it is logged, and the timer retried).
+///   - `Result<T, CallError<E>>` fails with either: `?` works on framework errors
+///     (`duro::Error` converts into `CallError<E>`) and on calls to other objects, the
+///     method returns its own as `Err(CallError::User(e))`, and the caller sees a
+///     framework error as itself (its code and retryable flag). The stub returns the same
+///     type.
 /// - `Self` in an argument or result type means the object, in the stub too.
 /// - **Not allowed**: generic methods, `unsafe` methods, associated functions (no
 ///   receiver), `self` by value.
@@ -98,6 +103,8 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `#[rpc(name = "name")] fn nick(&self) -> String`.
 /// - **One projection**: at most one `#[index]` method per object. It may also be an
 ///   `#[rpc]` method (callers then read the projection directly), never a `#[timer]`.
+///   With `ctx: &Ctx` it can read the object's name, the clock and vars; returning
+///   `Option<T>` lets it remove the object's entry (`None`) while the state stays.
 ///
 /// Every form in the table compiles (the UI tests compile more in
 /// `tests/tests/ui/pass/signatures.rs`):
@@ -158,6 +165,17 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         Ok(self.players.len())
 ///     }
 ///
+///     /// A write with a user error that also `?`s framework errors.
+///     #[rpc]
+///     fn rejoin(&mut self, ctx: &Ctx, who: String) -> Result<usize, CallError<LobbyError>> {
+///         if !self.open {
+///             return Err(CallError::User(LobbyError::Closed));
+///         }
+///         ctx.timers().named("idle").after(Duration::from_secs(60), Self::close, ())?;
+///         self.players.push(who);
+///         Ok(self.players.len())
+///     }
+///
 ///     /// The object's name, under another Rust name than the stub's `name()`.
 ///     #[rpc(name = "name")]
 ///     fn lobby_name(&self, ctx: &Ctx) -> String {
@@ -177,10 +195,10 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         Ok(())
 ///     }
 ///
-///     /// The projection published to Workers KV.
+///     /// The projection published to Workers KV: open lobbies only.
 ///     #[index("lobbies")]
-///     fn summary(&self) -> LobbySummary {
-///         LobbySummary { players: self.players.len() }
+///     fn summary(&self, _ctx: &Ctx) -> Option<LobbySummary> {
+///         self.open.then(|| LobbySummary { players: self.players.len() })
 ///     }
 /// }
 ///
@@ -194,6 +212,7 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(lobby.name(), "east");
 /// env.advance(Duration::from_secs(60)).await; // the idle timer closes the lobby
 /// assert!(lobby.join("bob".into()).await.is_err());
+/// assert!(matches!(lobby.rejoin("bob".into()).await, Err(CallError::User(LobbyError::Closed))));
 /// # Ok::<(), duro::Error>(())
 /// # }).unwrap();
 /// ```
@@ -332,9 +351,14 @@ pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// `#[index("rooms")]` publishes under `rooms/<object name>` in the KV namespace bound as
 /// `"INDEX"`; `#[index("rooms", binding = "ROOMS_KV")]` picks another binding. Index
-/// names are 1 to 64 bytes without `/`. The method is sync, takes `&self` only and
-/// returns an owned `Serialize` value (the type readers decode); an object has at most one
-/// projection. It may also be an `#[rpc]` method.
+/// names are 1 to 64 bytes without `/`. The method is sync, takes `&self` and optionally
+/// `ctx: &Ctx` (the object's name, the clock, vars), and returns an owned `Serialize`
+/// value (the type readers decode) or an `Option` of one (`None`: the object has no
+/// entry, and keeps its state); an object has at most one projection. It may also be an
+/// `#[rpc]` method.
+///
+/// `duro` does not re-export this attribute: `#[index(…)]` is read by `#[duro::methods]`,
+/// and `duro::index` is the module that reads the index.
 ///
 /// ```
 /// use duro::prelude::*;
