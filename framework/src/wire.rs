@@ -431,3 +431,127 @@ mod tests {
         }
     }
 }
+
+/// The bytes on the wire and in storage, pinned: changing the codec must not change them
+/// (objects and callers of different builds talk to each other during a deploy, and
+/// stored state outlives every build).
+#[cfg(test)]
+mod pinned_bytes {
+    use super::*;
+    use crate::persist;
+    use std::collections::BTreeMap;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Args {
+        by: i64,
+        label: Option<String>,
+        #[serde(with = "serde_bytes")]
+        raw: Vec<u8>,
+        tags: Vec<u16>,
+        kind: Kind,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Kind {
+        Plain,
+        Scaled(f64),
+        Range { lo: i32, hi: u64 },
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Default)]
+    struct State {
+        value: i64,
+        names: BTreeMap<String, bool>,
+        unit: (),
+    }
+
+    /// `(encoded, expected hex)`, and that each decodes back to its value.
+    fn check<T: Serialize + DeserializeOwned + PartialEq + core::fmt::Debug>(value: T, want: &str) {
+        let bytes = encode(&value).unwrap();
+        assert_eq!(hex(&bytes), want, "{value:?}");
+        assert_eq!(decode::<T>(&bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn call_args() {
+        check((5i64, "x".to_string()), "9205a178");
+        check(
+            (i64::MIN, u64::MAX, -1i8, 300u16),
+            "94d38000000000000000cfffffffffffffffffffcd012c",
+        );
+        check((), "c0");
+        check(
+            (Args {
+                by: -70000,
+                label: Some("é".into()),
+                raw: vec![0, 255],
+                tags: vec![1, 200, 40000],
+                kind: Kind::Range { lo: -5, hi: 1 << 40 },
+            },),
+            "9185a26279d2fffeee90a56c6162656ca2c3a9a3726177c40200ffa4746167739301ccc8cd9c40a46b696e6481a552616e676582a26c6ffba26869cf0000010000000000",
+        );
+        check(
+            (Kind::Plain, Kind::Scaled(1.5), None::<u8>),
+            "93a5506c61696e81a65363616c6564cb3ff8000000000000c0",
+        );
+        check(
+            (0.1f32, f64::MAX, true, 'z'),
+            "94ca3dcccccdcb7fefffffffffffffc3a17a",
+        );
+    }
+
+    #[test]
+    fn replies() {
+        check(8i64, "08");
+        check("done".to_string(), "a4646f6e65");
+        check(Some(vec![-1i32, 128]), "92ffcc80");
+        let reply = Reply::ok(encode(&42u64).unwrap());
+        assert_eq!(decode_reply::<u64, String>(&reply), Ok(42));
+    }
+
+    #[test]
+    fn error_bodies() {
+        let user = Reply::failure(&Failure {
+            error: Error::new(ErrorCode::User, "overflow"),
+            data: Some(encode(&"too big").unwrap()),
+        });
+        assert_eq!((user.status, hex(&user.body).as_str()), (422, "84a4636f6465a475736572a76d657373616765a86f766572666c6f77a464617461c408a7746f6f20626967a9726574727961626c65c2"));
+        let framework = Reply::error(Error::bad_request("arguments of `add` do not decode"));
+        assert_eq!((framework.status, hex(&framework.body).as_str()), (400, "84a4636f6465ab6261645f72657175657374a76d657373616765d920617267756d656e7473206f6620606164646020646f206e6f74206465636f6465a464617461c0a9726574727961626c65c2"));
+        let busy = Reply::error(Error::new(ErrorCode::Overloaded, ""));
+        assert_eq!((busy.status, hex(&busy.body).as_str()), (503, "84a4636f6465aa6f7665726c6f61646564a76d657373616765a0a464617461c0a9726574727961626c65c3"));
+    }
+
+    #[test]
+    fn state_envelope() {
+        let state = State {
+            value: -300,
+            names: [("a".to_string(), true), ("bc".to_string(), false)].into(),
+            unit: (),
+        };
+        let body = encode(&state).unwrap();
+        assert_eq!(
+            hex(&body),
+            "83a576616c7565d1fed4a56e616d657382a161c3a26263c2a4756e6974c0"
+        );
+        let (puts, deletes, chunks) = persist::plan_write(2, Some("lobby-1"), &body, 0);
+        assert_eq!((deletes.len(), chunks), (0, 0));
+        assert_eq!(puts.len(), 1);
+        assert_eq!(puts[0].0, "__duro/state");
+        assert_eq!(
+            hex(&puts[0].1),
+            "4455524f01020000000000000007006c6f6262792d31\
+             83a576616c7565d1fed4a56e616d657382a161c3a26263c2a4756e6974c0"
+        );
+        let stored = persist::decode_envelope(&puts[0].1).unwrap();
+        assert_eq!(decode::<State>(&stored.body).unwrap(), state);
+        assert_eq!(
+            hex(&encode(&State::default()).unwrap()),
+            "83a576616c756500a56e616d657380a4756e6974c0"
+        );
+    }
+}
