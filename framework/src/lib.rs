@@ -65,7 +65,6 @@ mod error;
 mod host;
 pub mod index;
 pub(crate) mod log;
-mod msgpack;
 mod object;
 pub mod persist;
 pub mod storage;
