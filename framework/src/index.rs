@@ -93,7 +93,7 @@ use crate::object::Object;
 pub use duro_index::WorkerKv;
 pub use duro_index::{
     check_index_name, key, record, Entry, Error, ErrorKind, Index, Kv, KvSource, ListPage,
-    ListedKey, Page, Result, LIST_LIMIT,
+    ListedKey, Page, Result, Skipped, LIST_LIMIT,
 };
 #[cfg(feature = "testing")]
 pub use duro_index::{KvStats, KvWrite, MemoryKv};
