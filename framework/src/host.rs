@@ -195,7 +195,7 @@ impl<T: Object> Host<T> {
         );
         let started = self.platform.now_ms();
         let result = self
-            .run(method, object, args)
+            .run(method, object.clone(), args)
             .instrument(span.clone())
             .await;
         let elapsed = self.platform.now_ms().saturating_sub(started);
@@ -208,10 +208,12 @@ impl<T: Object> Host<T> {
             Err(f) => {
                 span.record("outcome", f.error.code().as_str());
                 let _enter = span.enter();
+                // The event names the call itself: tracing-wasm prints no span fields.
+                let (class, object, outcome) = (T::CLASS, &*object, f.error.code().as_str());
                 if f.error.code() == ErrorCode::Internal {
-                    tracing::error!(error = %f.error, "duro call failed");
+                    tracing::error!(class, object, method, outcome, error = %f.error, "duro call failed");
                 } else {
-                    tracing::debug!(error = %f.error, "duro call failed");
+                    tracing::debug!(class, object, method, outcome, error = %f.error, "duro call failed");
                 }
                 Reply::failure(&f)
             }
@@ -547,8 +549,11 @@ impl<T: Object> Host<T> {
                 let table = self.table(loaded).await?;
                 table.remove(&entry.id, &mut batch);
                 let _enter = span.enter();
+                let (class, timer) = (T::CLASS, &*entry.method);
+                let object = self.name.borrow().clone().unwrap_or_else(|| "".into());
+                let object = &*object;
                 if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
+                    tracing::error!(class, object, timer, attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
                     let dead = Entry {
                         attempts,
                         last_error: Some(error),
@@ -559,7 +564,7 @@ impl<T: Object> Host<T> {
                     let retry_at = now.saturating_add(
                         u64::try_from(timers::backoff(attempts).as_millis()).unwrap_or(u64::MAX),
                     );
-                    tracing::warn!(attempts, retry_at, error = %error, "timer failed; will retry");
+                    tracing::warn!(class, object, timer, attempts, retry_at, error = %error, "timer failed; will retry");
                     let retry = Entry {
                         due_ms: retry_at,
                         attempts,

@@ -64,7 +64,6 @@ mod ctx;
 mod error;
 mod host;
 pub mod index;
-pub(crate) mod log;
 mod object;
 pub mod persist;
 pub mod storage;

@@ -316,7 +316,7 @@ fn as_javascript(json: &str) -> String {
                 .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
                 .unwrap_or(rest.len());
             match rest[..end].parse::<f64>() {
-                Ok(n) if n == 0.0 => out.push('0'),
+                Ok(0.0) => out.push('0'),
                 Ok(n) => out.push_str(&n.to_string()),
                 Err(_) => out.push_str(&rest[..end]),
             }
