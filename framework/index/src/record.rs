@@ -109,10 +109,12 @@ fn json_string(text: &str) -> String {
 }
 
 /// The record text a key's metadata carries: the string it is (written by this build), or
-/// the metadata itself (an object, written by earlier builds).
+/// the metadata itself (an object, written by earlier builds). Everything here parses with
+/// `from_slice`, as the value does: one reader type keeps one copy of each decoder in the
+/// wasm.
 fn metadata_text(metadata: &str) -> Cow<'_, str> {
     if metadata.trim_start().starts_with('"') {
-        if let Ok(text) = serde_json::from_str::<String>(metadata) {
+        if let Ok(text) = serde_json::from_slice::<String>(metadata.as_bytes()) {
             return Cow::Owned(text);
         }
     }
@@ -189,12 +191,12 @@ pub fn decode_metadata<T: DeserializeOwned>(
     metadata: &str,
 ) -> Option<Result<Version<T>>> {
     let metadata = metadata_text(metadata);
-    let head: Head = serde_json::from_str(&metadata).ok()?;
+    let head: Head = serde_json::from_slice(metadata.as_bytes()).ok()?;
     if !head.v {
         return None;
     }
     Some(
-        serde_json::from_str::<Wire<T>>(&metadata)
+        serde_json::from_slice::<Wire<T>>(metadata.as_bytes())
             .map(|w| (w.seq, w.at, w.v))
             .map_err(|e| {
                 Error::new(
@@ -207,7 +209,7 @@ pub fn decode_metadata<T: DeserializeOwned>(
 
 /// The `seq` a key's metadata (JSON text) announces, if any.
 pub fn metadata_seq(metadata: &str) -> Option<u64> {
-    serde_json::from_str::<Head>(&metadata_text(metadata))
+    serde_json::from_slice::<Head>(metadata_text(metadata).as_bytes())
         .ok()
         .map(|h| h.seq)
 }
