@@ -127,7 +127,7 @@ impl Client {
                     .chain
                     .check(self.class, &self.name)
                     .inspect_err(|e| {
-                        tracing::warn!(error = %e, "duro call refused");
+                        tracing::warn!(class = self.class, object = &*self.name, method, error = %e, "duro call refused");
                     })?;
                 let deadline = (caller.sleep)(caller.deadline_ms);
                 match future::select(send, deadline).await {
@@ -144,7 +144,7 @@ impl Client {
                                 caller.chain.describe(self.class, &self.name)
                             ),
                         );
-                        tracing::warn!(error = %e, "duro call deadline passed");
+                        tracing::warn!(class = self.class, object = &*self.name, method, error = %e, "duro call deadline passed");
                         (caller.on_deadline)(&e);
                         return Err(e.into());
                     }

@@ -152,7 +152,8 @@ impl fmt::Display for ErrorCode {
 /// assert_eq!(e.code().status(), 400);
 /// assert!(!e.is_retryable());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct Error {
     code: ErrorCode,
     message: String,
@@ -201,14 +202,6 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
 /// What a typed stub returns for a method declared as `-> Result<T, E>`: either the
 /// method's own error, or a framework [`Error`] (bad arguments, storage, transport …).
 ///
@@ -219,11 +212,13 @@ impl std::error::Error for Error {}
 /// let f: CallError<String> = Error::internal("boom").into();
 /// assert!(f.framework().is_some());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError<E> {
     /// The error the method returned.
+    #[error("{0}")]
     User(E),
     /// The call failed in duro or on the platform.
+    #[error("{0}")]
     Framework(Error),
 }
 
@@ -270,17 +265,6 @@ impl<E> From<Error> for CallError<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for CallError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallError::User(e) => e.fmt(f),
-            CallError::Framework(e) => e.fmt(f),
-        }
-    }
-}
-
-impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
-
 #[cfg(target_arch = "wasm32")]
 impl From<Error> for worker::Error {
     fn from(e: Error) -> Self {
@@ -320,5 +304,18 @@ mod tests {
             "{err}"
         );
         assert!(crate::wire::decode::<ErrorCode>(&crate::wire::encode(&7u8).unwrap()).is_err());
+    }
+
+    #[test]
+    fn messages_read_as_before() {
+        let e = Error::new(ErrorCode::BadRequest, "`by` must be a number");
+        assert_eq!(e.to_string(), "bad_request: `by` must be a number");
+        assert!(std::error::Error::source(&e).is_none());
+        let user: CallError<String> = CallError::User("insufficient funds".into());
+        assert_eq!(user.to_string(), "insufficient funds");
+        let framework: CallError<String> = e.clone().into();
+        assert_eq!(framework.to_string(), e.to_string());
+        let boxed: Box<dyn std::error::Error> = Box::new(framework);
+        assert!(boxed.source().is_none());
     }
 }

@@ -94,7 +94,7 @@ pub use crate::object::IndexSpec;
 pub use duro_index::WorkerKv;
 pub use duro_index::{
     check_index_name, key, record, Entry, Error, ErrorKind, Index, Kv, KvSource, ListPage,
-    ListedKey, Page, Result, LIST_LIMIT, MAX_INDEX_NAME,
+    ListedKey, Page, Result, Skipped, LIST_LIMIT, MAX_INDEX_NAME,
 };
 #[cfg(feature = "testing")]
 pub use duro_index::{KvStats, KvWrite, MemoryKv};

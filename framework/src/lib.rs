@@ -62,8 +62,6 @@
 // The layers, ground first; a module imports only from modules above it in this list.
 // Ground: codec and errors, and every reserved name.
 mod error;
-pub(crate) mod log;
-mod msgpack;
 mod names;
 pub mod url;
 // Storage, with the write batch; the wire protocol and the stored state's layout.

@@ -352,26 +352,41 @@ pub async fn object_stats<T: Object>(env: &Env, name: &str) -> Result<String> {
 
 static TRACING: Once = Once::new();
 
+/// Installs the worker's `tracing` subscriber once per isolate: tracing-wasm's layer, which
+/// writes one console line per event (so lines show in `wrangler dev` and `wrangler tail`),
+/// at the level the `DURO_LOG` var names (`warn` by default).
+///
+/// Configured for workerd: no colours (the console is not a browser's), no performance
+/// timeline, and events only. tracing-wasm marks and measures every span it sees with
+/// `performance.mark`/`measure` and never prints span fields, so spans would cost a
+/// timeline entry per call and show nothing; duro's events carry the fields a reader needs
+/// (class, object, method) themselves. The filter's level hint makes disabled levels cost
+/// nothing at their call sites.
 fn init_tracing(env: &Env) {
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
     TRACING.call_once(|| {
         let level = env
             .var("DURO_LOG")
             .ok()
-            .and_then(|v| crate::log::parse_level(&v.to_string()))
+            .and_then(|v| parse_level(&v.to_string()))
             .unwrap_or(tracing::Level::WARN);
-        let console = crate::log::Console::new(level, console_line);
-        let _ = tracing::subscriber::set_global_default(console);
+        let config = tracing_wasm::WASMLayerConfigBuilder::new()
+            .set_report_logs_in_timings(false)
+            .set_console_config(tracing_wasm::ConsoleConfig::ReportWithoutConsoleColor)
+            .set_max_level(level)
+            .build();
+        let events =
+            tracing_subscriber::filter::filter_fn(move |m| m.is_event() && *m.level() <= level)
+                .with_max_level_hint(level);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_wasm::WASMLayer::new(config).with_filter(events));
+        let _ = tracing::subscriber::set_global_default(subscriber);
     });
 }
 
-fn console_line(level: tracing::Level, line: &str) {
-    use worker::worker_sys::web_sys::console;
-    let line = JsValue::from_str(line);
-    match level {
-        tracing::Level::ERROR => console::error_1(&line),
-        tracing::Level::WARN => console::warn_1(&line),
-        _ => console::log_1(&line),
-    }
+/// Parses a `DURO_LOG` value (`error`, `warn`, `info`, `debug`, `trace`, any case).
+fn parse_level(value: &str) -> Option<tracing::Level> {
+    value.trim().parse().ok()
 }
 
 /// The host behind an exported Durable Object class.

@@ -3,21 +3,100 @@
 //! A call is `POST /__duro/call/<method>` with the header `x-duro-protocol: 1`, the header
 //! `x-duro-object: <name>` and a MessagePack body holding the argument tuple. A success is
 //! `200` with the MessagePack result; a failure is the status of its [`ErrorCode`] with a
-//! MessagePack [`ErrorBody`]. Structs are encoded with field names (the bytes of
-//! `rmp_serde::to_vec_named`), so reordering fields is not a breaking change; decoders also
+//! MessagePack [`ErrorBody`]. The codec is rmp-serde: structs are encoded with field names
+//! (`rmp_serde::to_vec_named`), so reordering fields is not a breaking change; decoders also
 //! take structs as arrays, as rmp-serde's does.
 //!
 //! Every decoder here returns an error for bad bytes and never panics; the property tests
-//! in this module and `tests/` feed them arbitrary input.
+//! in this module and `tests/` feed them arbitrary input. Before rmp-serde sees the bytes, a
+//! flat scan checks that they hold exactly one value nested at most [`MAX_DEPTH`] deep:
+//! rmp-serde counts the depth of arrays and maps but not of enums, so a recursive enum type
+//! could otherwise be made to overflow the stack.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CallError, Error, ErrorCode};
-use crate::msgpack;
+
+/// How deep arrays, maps and enums may nest in decoded input.
+pub const MAX_DEPTH: usize = 128;
 
 /// Why MessagePack bytes did not decode (or a value did not encode).
-pub use crate::msgpack::Error as MsgpackError;
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MsgpackError {
+    /// The input ends inside a value.
+    #[error("unexpected end of input")]
+    Eof,
+    /// Arrays and maps (enums among them) nest deeper than [`MAX_DEPTH`].
+    #[error("nesting deeper than {MAX_DEPTH}")]
+    TooDeep,
+    /// Bytes are left after the value.
+    #[error("{0} trailing bytes after the value")]
+    Trailing(usize),
+    /// The bytes are one well-formed value that rmp-serde does not decode as the type.
+    #[error(transparent)]
+    Decode(#[from] rmp_serde::decode::Error),
+    /// The value does not encode.
+    #[error(transparent)]
+    Encode(#[from] rmp_serde::encode::Error),
+}
+
+/// Checks, without recursion, that `bytes` hold exactly one MessagePack value whose arrays
+/// and maps nest at most [`MAX_DEPTH`] deep. Declared lengths are counted, never allocated.
+fn scan(bytes: &[u8]) -> Result<(), MsgpackError> {
+    let mut at = 0usize;
+    // Values still to read in each open array or map; the bottom is the top-level value.
+    let mut open: Vec<u64> = vec![1];
+    let read = |at: &mut usize, n: usize| -> Result<u64, MsgpackError> {
+        let end = at.checked_add(n).filter(|&e| e <= bytes.len());
+        let field = &bytes[*at..end.ok_or(MsgpackError::Eof)?];
+        *at += n;
+        Ok(field.iter().fold(0u64, |v, &b| v << 8 | u64::from(b)))
+    };
+    while let Some(left) = open.last_mut() {
+        if *left == 0 {
+            open.pop();
+            continue;
+        }
+        *left -= 1;
+        let marker = read(&mut at, 1)? as u8;
+        // (bytes to skip, values inside)
+        let (skip, inside) = match marker {
+            0x80..=0x8f => (0, 2 * u64::from(marker & 0x0f)),
+            0x90..=0x9f => (0, u64::from(marker & 0x0f)),
+            0xa0..=0xbf => (u64::from(marker & 0x1f), 0),
+            0xc4 | 0xd9 => (read(&mut at, 1)?, 0),
+            0xc5 | 0xda => (read(&mut at, 2)?, 0),
+            0xc6 | 0xdb => (read(&mut at, 4)?, 0),
+            0xc7 => (read(&mut at, 1)? + 1, 0),
+            0xc8 => (read(&mut at, 2)? + 1, 0),
+            0xc9 => (read(&mut at, 4)? + 1, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xca | 0xce | 0xd2 => (4, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0),
+            0xd4..=0xd8 => (1 + (1 << (marker - 0xd4)), 0),
+            0xdc => (0, read(&mut at, 2)?),
+            0xdd => (0, read(&mut at, 4)?),
+            0xde => (0, 2 * read(&mut at, 2)?),
+            0xdf => (0, 2 * read(&mut at, 4)?),
+            // Fixints, nil, booleans, and the reserved 0xc1 (left to rmp-serde to refuse).
+            _ => (0, 0),
+        };
+        read(&mut at, usize::try_from(skip).unwrap_or(usize::MAX))?;
+        if inside > 0 {
+            if open.len() > MAX_DEPTH {
+                return Err(MsgpackError::TooDeep);
+            }
+            open.push(inside);
+        }
+    }
+    match bytes.len() - at {
+        0 => Ok(()),
+        rest => Err(MsgpackError::Trailing(rest)),
+    }
+}
 
 pub use crate::names::{
     ARGS_HEADER, CALL_PREFIX, CHAIN_HEADER, NAME_HEADER, PROTOCOL_HEADER, REPLY_HEADER,
@@ -136,7 +215,7 @@ impl Reply {
             retryable: f.error.is_retryable(),
         };
         // Encoding a struct of strings and bytes into a Vec cannot fail.
-        let body = msgpack::to_vec(&body).unwrap_or_default();
+        let body = rmp_serde::to_vec_named(&body).unwrap_or_default();
         Reply {
             status: f.error.code().status(),
             body,
@@ -226,13 +305,14 @@ fn truncate(s: &str) -> &str {
 
 /// Encodes a value as MessagePack with field names.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    msgpack::to_vec(value).map_err(|e| Error::internal(format!("encoding failed: {e}")))
+    rmp_serde::to_vec_named(value).map_err(|e| Error::internal(format!("encoding failed: {e}")))
 }
 
-/// Decodes a value from MessagePack, rejecting trailing bytes and nesting deeper than 128
-/// (deep nesting would exhaust the wasm stack). Never panics.
+/// Decodes a value from MessagePack, rejecting trailing bytes and nesting deeper than
+/// [`MAX_DEPTH`] (deep nesting would exhaust the wasm stack). Never panics.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MsgpackError> {
-    msgpack::from_slice(bytes)
+    scan(bytes)?;
+    Ok(rmp_serde::from_slice(bytes)?)
 }
 
 /// Decodes a method's argument tuple; a failure is a `bad_request` naming the method.
@@ -474,6 +554,118 @@ mod tests {
         assert_eq!(r.unwrap_err().code(), ErrorCode::Overloaded);
     }
 
+    /// Every decoder of duro over `bytes`: arguments, replies, error bodies, state envelopes
+    /// and the state inside them.
+    fn decode_all(bytes: &[u8]) {
+        let _ = decode_args::<(i64,)>("m", bytes);
+        let _ = decode_args::<(String, Vec<u8>, Option<u32>)>("m", bytes);
+        let _ = decode_args::<()>("m", bytes);
+        let _ = decode_args::<(Chain, serde_json::Value)>("m", bytes);
+        let _ = decode::<ErrorBody>(bytes);
+        let _ = decode::<serde::de::IgnoredAny>(bytes);
+        for status in [200, 400, 422, 500] {
+            let reply = Reply {
+                status,
+                body: bytes.to_vec(),
+            };
+            let _ = decode_reply::<i64, String>(&reply);
+            let _ = decode_reply::<serde_json::Value, Chain>(&reply);
+        }
+        if let Ok(stored) = crate::persist::decode_envelope(bytes) {
+            let _ = decode::<serde_json::Value>(&stored.body);
+        }
+        let _ = decode::<serde_json::Value>(bytes);
+    }
+
+    /// A recursive enum: rmp-serde does not count its nesting.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Chain {
+        Next(Box<Chain>),
+        End,
+    }
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..20).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,8}", inner, 0..20)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn nested_arrays(n: usize) -> Vec<u8> {
+        let mut bytes = vec![0x91; n];
+        bytes.push(0xc0);
+        bytes
+    }
+
+    fn nested_maps(n: usize) -> Vec<u8> {
+        let mut bytes = b"\x81\xa1k".repeat(n);
+        bytes.push(0xc0);
+        bytes
+    }
+
+    fn chain(n: usize) -> Vec<u8> {
+        let mut bytes = b"\x81\xa4Next".repeat(n);
+        bytes.extend_from_slice(b"\xa3End");
+        bytes
+    }
+
+    #[test]
+    fn nesting_is_limited_cleanly() {
+        for nested in [nested_arrays, nested_maps, chain] {
+            assert!(decode::<serde_json::Value>(&nested(MAX_DEPTH)).is_ok());
+            assert!(decode::<serde::de::IgnoredAny>(&nested(MAX_DEPTH)).is_ok());
+            for n in [MAX_DEPTH + 1, 100_000] {
+                let err = decode::<serde_json::Value>(&nested(n)).unwrap_err();
+                assert!(matches!(err, MsgpackError::TooDeep), "{err}");
+                let err = decode_args::<(Chain,)>("m", &nested(n)).unwrap_err();
+                assert_eq!(err.code(), ErrorCode::BadRequest);
+                assert!(err.message().contains("nesting deeper than 128"), "{err}");
+            }
+        }
+        // A recursive enum up to the limit decodes; deeper, a clean error where rmp-serde
+        // alone, which does not count enums, would run out of stack.
+        let mut value = Chain::End;
+        for _ in 0..MAX_DEPTH {
+            value = Chain::Next(Box::new(value));
+        }
+        assert_eq!(decode::<Chain>(&chain(MAX_DEPTH)).unwrap(), value);
+        assert!(matches!(
+            decode::<Chain>(&chain(1_000_000)),
+            Err(MsgpackError::TooDeep)
+        ));
+    }
+
+    #[test]
+    fn short_and_long_inputs_are_errors() {
+        assert!(matches!(decode::<u8>(b""), Err(MsgpackError::Eof)));
+        assert!(matches!(decode::<u8>(b"\xcd\x01"), Err(MsgpackError::Eof)));
+        // A declared length far beyond the input allocates nothing and fails.
+        assert!(matches!(
+            decode::<Vec<u8>>(b"\xdd\xff\xff\xff\xff\x01"),
+            Err(MsgpackError::Eof)
+        ));
+        assert!(matches!(
+            decode::<serde::de::IgnoredAny>(b"\xc0\xc0\xc0"),
+            Err(MsgpackError::Trailing(2))
+        ));
+        let err = decode_args::<(i64,)>("add", b"\xc1").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BadRequest);
+    }
+
     #[test]
     fn base64url_known_values() {
         for (raw, text) in [
@@ -503,12 +695,35 @@ mod tests {
 
         #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode_args::<(i64,)>("m", &bytes);
-            let _ = decode_args::<(String, Vec<u8>, Option<u32>)>("m", &bytes);
-            let _ = decode_args::<()>("m", &bytes);
-            let _ = decode::<ErrorBody>(&bytes);
-            let _ = decode_reply::<i64, String>(&Reply { status: 200, body: bytes.clone() });
-            let _ = decode_reply::<i64, String>(&Reply { status: 422, body: bytes });
+            decode_all(&bytes);
+        }
+
+        #[test]
+        fn damaged_encodings_never_panic(
+            value in json(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            how in 0..3u8,
+        ) {
+            let mut bytes = encode(&(value, Chain::Next(Box::new(Chain::End)))).unwrap();
+            let i = at.index(bytes.len());
+            match how {
+                0 => bytes[i] = byte,
+                1 => bytes.insert(i, byte),
+                _ => {
+                    bytes.remove(i);
+                }
+            }
+            decode_all(&bytes);
+        }
+
+        #[test]
+        fn nested_values_round_trip(value in json()) {
+            let bytes = encode(&value).unwrap();
+            prop_assert_eq!(decode::<serde_json::Value>(&bytes).unwrap(), value);
+            for end in 0..bytes.len() {
+                prop_assert!(decode::<serde_json::Value>(&bytes[..end]).is_err());
+            }
         }
 
         #[test]
@@ -523,5 +738,129 @@ mod tests {
             let back: (i64, String, Vec<u8>) = decode_args("m", &bytes).unwrap();
             prop_assert_eq!(back, (a, s, v));
         }
+    }
+}
+
+/// The bytes on the wire and in storage, pinned: changing the codec must not change them
+/// (objects and callers of different builds talk to each other during a deploy, and
+/// stored state outlives every build).
+#[cfg(test)]
+mod pinned_bytes {
+    use super::*;
+    use crate::persist;
+    use std::collections::BTreeMap;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Args {
+        by: i64,
+        label: Option<String>,
+        #[serde(with = "serde_bytes")]
+        raw: Vec<u8>,
+        tags: Vec<u16>,
+        kind: Kind,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Kind {
+        Plain,
+        Scaled(f64),
+        Range { lo: i32, hi: u64 },
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Default)]
+    struct State {
+        value: i64,
+        names: BTreeMap<String, bool>,
+        unit: (),
+    }
+
+    /// `(encoded, expected hex)`, and that each decodes back to its value.
+    fn check<T: Serialize + DeserializeOwned + PartialEq + core::fmt::Debug>(value: T, want: &str) {
+        let bytes = encode(&value).unwrap();
+        assert_eq!(hex(&bytes), want, "{value:?}");
+        assert_eq!(decode::<T>(&bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn call_args() {
+        check((5i64, "x".to_string()), "9205a178");
+        check(
+            (i64::MIN, u64::MAX, -1i8, 300u16),
+            "94d38000000000000000cfffffffffffffffffffcd012c",
+        );
+        check((), "c0");
+        check(
+            (Args {
+                by: -70000,
+                label: Some("é".into()),
+                raw: vec![0, 255],
+                tags: vec![1, 200, 40000],
+                kind: Kind::Range { lo: -5, hi: 1 << 40 },
+            },),
+            "9185a26279d2fffeee90a56c6162656ca2c3a9a3726177c40200ffa4746167739301ccc8cd9c40a46b696e6481a552616e676582a26c6ffba26869cf0000010000000000",
+        );
+        check(
+            (Kind::Plain, Kind::Scaled(1.5), None::<u8>),
+            "93a5506c61696e81a65363616c6564cb3ff8000000000000c0",
+        );
+        check(
+            (0.1f32, f64::MAX, true, 'z'),
+            "94ca3dcccccdcb7fefffffffffffffc3a17a",
+        );
+    }
+
+    #[test]
+    fn replies() {
+        check(8i64, "08");
+        check("done".to_string(), "a4646f6e65");
+        check(Some(vec![-1i32, 128]), "92ffcc80");
+        let reply = Reply::ok(encode(&42u64).unwrap());
+        assert_eq!(decode_reply::<u64, String>(&reply), Ok(42));
+    }
+
+    #[test]
+    fn error_bodies() {
+        let user = Reply::failure(&Failure {
+            error: Error::new(ErrorCode::User, "overflow"),
+            data: Some(encode(&"too big").unwrap()),
+        });
+        assert_eq!((user.status, hex(&user.body).as_str()), (422, "84a4636f6465a475736572a76d657373616765a86f766572666c6f77a464617461c408a7746f6f20626967a9726574727961626c65c2"));
+        let framework = Reply::error(Error::bad_request("arguments of `add` do not decode"));
+        assert_eq!((framework.status, hex(&framework.body).as_str()), (400, "84a4636f6465ab6261645f72657175657374a76d657373616765d920617267756d656e7473206f6620606164646020646f206e6f74206465636f6465a464617461c0a9726574727961626c65c2"));
+        let busy = Reply::error(Error::new(ErrorCode::Overloaded, ""));
+        assert_eq!((busy.status, hex(&busy.body).as_str()), (503, "84a4636f6465aa6f7665726c6f61646564a76d657373616765a0a464617461c0a9726574727961626c65c3"));
+    }
+
+    #[test]
+    fn state_envelope() {
+        let state = State {
+            value: -300,
+            names: [("a".to_string(), true), ("bc".to_string(), false)].into(),
+            unit: (),
+        };
+        let body = encode(&state).unwrap();
+        assert_eq!(
+            hex(&body),
+            "83a576616c7565d1fed4a56e616d657382a161c3a26263c2a4756e6974c0"
+        );
+        let (puts, deletes, chunks) = persist::plan_write(2, Some("lobby-1"), &body, 0);
+        assert_eq!((deletes.len(), chunks), (0, 0));
+        assert_eq!(puts.len(), 1);
+        assert_eq!(puts[0].0, "__duro/state");
+        assert_eq!(
+            hex(&puts[0].1),
+            "4455524f01020000000000000007006c6f6262792d31\
+             83a576616c7565d1fed4a56e616d657382a161c3a26263c2a4756e6974c0"
+        );
+        let stored = persist::decode_envelope(&puts[0].1).unwrap();
+        assert_eq!(decode::<State>(&stored.body).unwrap(), state);
+        assert_eq!(
+            hex(&encode(&State::default()).unwrap()),
+            "83a576616c756500a56e616d657380a4756e6974c0"
+        );
     }
 }

@@ -328,8 +328,10 @@ async fn small_projections_list_from_metadata_large_ones_fall_back_to_gets() {
     env.run_due_timers().await;
     let kv = kv(&env);
     let small = kv.latest_metadata(&index::key("tallies", "t0")).unwrap();
+    // The metadata is a JSON string holding the record.
     let carried = |m: &str| {
-        serde_json::from_str::<serde_json::Value>(m)
+        let record = serde_json::from_str::<String>(m).unwrap();
+        serde_json::from_str::<serde_json::Value>(&record)
             .unwrap()
             .get("v")
             .is_some()

@@ -91,7 +91,10 @@ pub fn block(m: &Methods) -> TokenStream {
     block.items.extend(m.timers().map(|t| -> ImplItem {
         let docs = docs_or(
             &t.docs,
-            &format!("The `#[timer]` method `{}`, to schedule with `ctx.timers()`.", t.wire()),
+            &format!(
+                "The `#[timer]` method `{}`, to schedule with `ctx.timers()`.",
+                t.wire()
+            ),
         );
         let vis = &t.vis;
         let ident = t.ident();

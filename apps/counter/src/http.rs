@@ -100,7 +100,16 @@ struct Listed<'a> {
 #[derive(Serialize)]
 struct ListBody<'a> {
     counters: Vec<Listed<'a>>,
+    /// Entries left out because they do not decode, so that one bad entry does not fail
+    /// the page.
+    skipped: Vec<SkippedEntry<'a>>,
     cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SkippedEntry<'a> {
+    name: &'a str,
+    error: &'a str,
 }
 
 #[derive(Serialize)]
@@ -383,6 +392,14 @@ async fn list_counters(req: &Request, env: &Env, use_metadata: bool) -> Result<R
         .collect();
     let body = ListBody {
         counters,
+        skipped: page
+            .skipped
+            .iter()
+            .map(|s| SkippedEntry {
+                name: &s.name,
+                error: s.error.message(),
+            })
+            .collect(),
         cursor: page.cursor.as_deref(),
     };
     json_response(200, &body)

@@ -1,7 +1,5 @@
 //! The index's [`Error`].
 
-use core::fmt;
-
 /// `Result` with the index's [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -22,7 +20,8 @@ pub enum ErrorKind {
 }
 
 /// An index error: a [kind](ErrorKind) and a message for humans.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -52,14 +51,6 @@ impl Error {
         &self.message
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 #[cfg(target_arch = "wasm32")]
 impl From<Error> for worker::Error {

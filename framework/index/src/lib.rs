@@ -15,7 +15,7 @@
 //! ```ignore
 //! let index = Index::<CounterSummary>::open(&env, "INDEX", "counters")?;
 //! let one = index.get("visits").await?;            // Option<Entry<CounterSummary>>
-//! let page = index.list("", None, 100).await?;     // Page { entries, cursor }
+//! let page = index.list("", None, 100).await?;     // Page { entries, skipped, cursor }
 //! ```
 //!
 //! This crate holds what both sides share: the [`Kv`] interface (Workers KV on wasm32,
@@ -44,7 +44,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use kv::{Kv, KvSource, ListPage, ListedKey, LIST_LIMIT};
 #[cfg(feature = "testing")]
 pub use memory::{KvStats, KvWrite, MemoryKv};
-pub use reader::{Entry, Index, Page};
+pub use reader::{Entry, Index, Page, Skipped};
 #[cfg(target_arch = "wasm32")]
 pub use worker_kv::WorkerKv;
 

@@ -250,7 +250,7 @@ impl Kv for MemoryKv {
                 Some(m) if serde_json::from_str::<serde::de::IgnoredAny>(m).is_err() => {
                     Err(Error::kv(format!("metadata of {key:?} is not JSON")))
                 }
-                _ => self.write(key, Some((value, metadata))),
+                _ => self.write(key, Some((value, metadata.as_deref().map(as_javascript)))),
             }
         })
     }
@@ -290,6 +290,45 @@ impl Kv for MemoryKv {
         let cursor = more.then(|| page.last().map(|k| k.name.clone())).flatten();
         Box::pin(async move { Ok(ListPage { keys: page, cursor }) })
     }
+}
+
+/// JSON text as Workers KV gives metadata back: it keeps metadata as a JavaScript value
+/// (`JSON.parse` on the way in, `JSON.stringify` on the way out), so every number becomes
+/// an `f64` and is written with the shortest digits that read back as that `f64`
+/// (`-9223372036854775808` comes back as `-9223372036854776000`). Strings, and the order
+/// of keys, are kept.
+fn as_javascript(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            // Copy the string through its closing quote.
+            let mut end = 1;
+            let bytes = rest.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            let end = (end + 1).min(rest.len());
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+        } else if c == '-' || c.is_ascii_digit() {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+                .unwrap_or(rest.len());
+            match rest[..end].parse::<f64>() {
+                Ok(0.0) => out.push('0'),
+                Ok(n) => out.push_str(&n.to_string()),
+                Err(_) => out.push_str(&rest[..end]),
+            }
+            rest = &rest[end..];
+        } else if !c.is_whitespace() {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        } else {
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 /// Returns `Pending` (waking itself) the given number of times, then `Ready`.
@@ -375,6 +414,31 @@ mod tests {
         assert_eq!(p2.cursor, None);
         // An exact fit leaves no cursor either.
         assert_eq!(run(kv.list("i/", None, 4)).unwrap().cursor, None);
+    }
+
+    #[test]
+    fn metadata_comes_back_as_javascript_numbers() {
+        assert_eq!(
+            as_javascript(
+                r#"{"b": -9223372036854775808, "a": [1, 2.50, 1e3, -0], "s": "9007199254740993 \" x"}"#
+            ),
+            r#"{"b":-9223372036854776000,"a":[1,2.5,1000,0],"s":"9007199254740993 \" x"}"#
+        );
+        assert_eq!(
+            as_javascript(r#""{\"v\":18446744073709551615}""#),
+            r#""{\"v\":18446744073709551615}""#
+        );
+        let (_, kv) = store();
+        run(kv.put(
+            "a",
+            "v".into(),
+            Some(r#"{"n":18446744073709551615}"#.into()),
+        ))
+        .unwrap();
+        assert_eq!(
+            kv.latest_metadata("a").as_deref(),
+            Some(r#"{"n":18446744073709552000}"#)
+        );
     }
 
     #[test]

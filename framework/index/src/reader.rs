@@ -44,8 +44,21 @@ impl<T> Entry<T> {
 pub struct Page<T> {
     /// Entries in name order.
     pub entries: Vec<Entry<T>>,
+    /// Entries listed but left out because neither their metadata nor their value decodes
+    /// as `T` (written by an app whose projection type has since changed, or by something
+    /// else), in name order. The rest of the page is unaffected.
+    pub skipped: Vec<Skipped>,
     /// Pass it to the next `list` call for the next page; `None` on the last page.
     pub cursor: Option<String>,
+}
+
+/// An entry that [`Index::list`] left out of its page, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The object's name.
+    pub name: String,
+    /// Why its entry does not decode (kind [`ErrorKind::Decode`]).
+    pub error: Error,
 }
 
 /// The published projections of one index, typed as `T`.
@@ -127,7 +140,9 @@ impl<T: DeserializeOwned> Index<T> {
     /// order, starting after `cursor` (from the previous page).
     ///
     /// Entries whose projection fits in KV metadata come with the listing itself; the
-    /// others are read with one `get` each, concurrently.
+    /// others are read with one `get` each, concurrently, and so are entries whose
+    /// metadata does not decode. An entry whose value does not decode either is left out
+    /// and named in [`Page::skipped`]; a failed KV operation fails the page.
     pub async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<Page<T>> {
         if !(1..=LIST_LIMIT).contains(&limit) {
             return Err(Error::new(
@@ -145,13 +160,13 @@ impl<T: DeserializeOwned> Index<T> {
                 key.metadata
                     .as_deref()
                     .and_then(|m| record::decode_metadata::<T>(&key.name, m))
-                    .transpose()?
             } else {
                 None
             };
             match inline {
-                Some(version) => slots.push(Some(entry(name.to_owned(), version))),
-                None => {
+                Some(Ok(version)) => slots.push(Some(entry(name.to_owned(), version))),
+                // Not carried, or not decodable: the value, which KV keeps as text, decides.
+                Some(Err(_)) | None => {
                     missing.push((slots.len(), key.name.as_str(), name));
                     slots.push(None);
                 }
@@ -163,15 +178,22 @@ impl<T: DeserializeOwned> Index<T> {
                 .map(|(_, key, _)| async move { self.kv.get(key).await }),
         )
         .await;
+        let mut skipped = Vec::new();
         for ((slot, key, name), text) in missing.into_iter().zip(fetched) {
             // A key deleted between the listing and the read is left out.
             if let Some(text) = text? {
-                let version = record::decode_value(key, &text)?;
-                slots[slot] = Some(entry(name.to_owned(), version));
+                match record::decode_value(key, &text) {
+                    Ok(version) => slots[slot] = Some(entry(name.to_owned(), version)),
+                    Err(error) => skipped.push(Skipped {
+                        name: name.to_owned(),
+                        error,
+                    }),
+                }
             }
         }
         Ok(Page {
             entries: slots.into_iter().flatten().collect(),
+            skipped,
             cursor: page.cursor,
         })
     }

@@ -6,10 +6,18 @@
 //! {"seq":<u64>,"at":<ms since the Unix epoch>,"v":<the projection as JSON>}
 //! ```
 //!
-//! and the key's metadata is the same object when its JSON is at most [`METADATA_LIMIT`]
-//! bytes (Workers KV's limit), so that `list` returns small projections without a `get`
-//! per key; otherwise the metadata is `{"seq":…,"at":…}` alone and readers fetch the value.
+//! and the key's metadata is the same text, as a JSON string, when that string is at most
+//! [`METADATA_LIMIT`] bytes (Workers KV's limit), so that `list` returns small projections
+//! without a `get` per key; otherwise the metadata is `{"seq":…,"at":…}` alone (also as a
+//! string) and readers fetch the value.
+//!
+//! The metadata is a string holding JSON, not a JSON object, because Workers KV keeps
+//! metadata as a JavaScript value: the numbers of an object would become `f64`s, and a
+//! projection holding an integer beyond ±2^53 (an `i64::MIN`, a `u64::MAX`) would come back
+//! changed. A string comes back as it went. Readers also take metadata that is the object
+//! itself (written by earlier builds) and fall back to the value when it does not decode.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, IgnoredAny};
@@ -50,12 +58,12 @@ pub fn encode_projection<T: Serialize + ?Sized>(projection: &T) -> Result<Vec<u8
 /// use duro_index::record;
 /// let small = record::encode(3, 1_000, br#"{"value":7}"#).unwrap();
 /// assert_eq!(small.value, r#"{"seq":3,"at":1000,"v":{"value":7}}"#);
-/// assert_eq!(small.metadata, small.value);
+/// assert_eq!(small.metadata, r#""{\"seq\":3,\"at\":1000,\"v\":{\"value\":7}}""#);
 /// assert!(small.inline);
 /// let big = format!("\"{}\"", "x".repeat(2000));
 /// let big = record::encode(4, 1_000, big.as_bytes()).unwrap();
 /// assert!(!big.inline);
-/// assert_eq!(big.metadata, r#"{"seq":4,"at":1000}"#);
+/// assert_eq!(big.metadata, r#""{\"seq\":4,\"at\":1000}""#);
 /// ```
 pub fn encode(seq: u64, at_ms: u64, projection: &[u8]) -> Result<Encoded> {
     let bad = |e: &dyn fmt::Display| {
@@ -76,19 +84,41 @@ pub fn encode(seq: u64, at_ms: u64, projection: &[u8]) -> Result<Encoded> {
             ),
         ));
     }
-    // The metadata is the value itself when it fits: compact JSON, as the platform
-    // serializes it (a projection with spaces is measured with them, which errs on the
-    // safe side).
-    let (metadata, inline) = if value.len() <= METADATA_LIMIT {
-        (value.clone(), true)
+    // The metadata is the value itself as a JSON string when it fits, measured as the
+    // platform measures it: the string's JSON, quotes and escapes included.
+    let whole = json_string(&value);
+    let (metadata, inline) = if whole.len() <= METADATA_LIMIT {
+        (whole, true)
     } else {
-        (format!("{{\"seq\":{seq},\"at\":{at_ms}}}"), false)
+        (
+            json_string(&format!("{{\"seq\":{seq},\"at\":{at_ms}}}")),
+            false,
+        )
     };
     Ok(Encoded {
         value,
         metadata,
         inline,
     })
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    // Serializing a `str` to a `String` cannot fail.
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// The record text a key's metadata carries: the string it is (written by this build), or
+/// the metadata itself (an object, written by earlier builds). Everything here parses with
+/// `from_slice`, as the value does: one reader type keeps one copy of each decoder in the
+/// wasm.
+fn metadata_text(metadata: &str) -> Cow<'_, str> {
+    if metadata.trim_start().starts_with('"') {
+        if let Ok(text) = serde_json::from_slice::<String>(metadata.as_bytes()) {
+            return Cow::Owned(text);
+        }
+    }
+    Cow::Borrowed(metadata)
 }
 
 /// One decoded version: `(seq, at_ms, projection)`.
@@ -160,6 +190,7 @@ pub fn decode_metadata<T: DeserializeOwned>(
     key: &str,
     metadata: &str,
 ) -> Option<Result<Version<T>>> {
+    let metadata = metadata_text(metadata);
     let head: Head = serde_json::from_slice(metadata.as_bytes()).ok()?;
     if !head.v {
         return None;
@@ -178,7 +209,7 @@ pub fn decode_metadata<T: DeserializeOwned>(
 
 /// The `seq` a key's metadata (JSON text) announces, if any.
 pub fn metadata_seq(metadata: &str) -> Option<u64> {
-    serde_json::from_slice::<Head>(metadata.as_bytes())
+    serde_json::from_slice::<Head>(metadata_text(metadata).as_bytes())
         .ok()
         .map(|h| h.seq)
 }
@@ -229,6 +260,25 @@ mod tests {
         assert!(!over.inline);
         assert!(decode_metadata::<Summary>("k", &over.metadata).is_none());
         assert_eq!(metadata_seq(&over.metadata), Some(1));
+    }
+
+    #[test]
+    fn metadata_is_a_string_that_keeps_every_integer() {
+        let bytes = br#"{"value":-9223372036854775808,"label":"18446744073709551615"}"#;
+        let e = encode(1, 2, bytes).unwrap();
+        assert!(e.metadata.starts_with('"'), "{}", e.metadata);
+        assert_eq!(
+            serde_json::from_str::<String>(&e.metadata).unwrap(),
+            e.value
+        );
+        let (_, _, back): Version<Summary> = decode_metadata("k", &e.metadata).unwrap().unwrap();
+        assert_eq!(back.value, i64::MIN);
+        assert_eq!(metadata_seq(&e.metadata), Some(1));
+        // Metadata written by earlier builds, an object, still reads.
+        let (seq, _, old): Version<Summary> = decode_metadata("k", &e.value).unwrap().unwrap();
+        assert_eq!((seq, old), (1, back));
+        // A string that is not a record is not carried.
+        assert!(decode_metadata::<Summary>("k", r#""hello""#).is_none());
     }
 
     #[test]

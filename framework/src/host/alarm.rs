@@ -124,8 +124,12 @@ impl<T: Object> Host<T> {
                 let table = self.table(loaded).await?;
                 table.remove(&entry.id, &mut batch);
                 let _enter = span.enter();
+                // The events name the timer: tracing-wasm prints no span fields.
+                let (class, timer) = (T::CLASS, &*entry.method);
+                let object = self.object_name();
+                let object = &*object;
                 if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
+                    tracing::error!(class, object, timer, attempts, error = %error, "timer failed for the last time; moved to the dead-letter list");
                     let dead = Entry {
                         attempts,
                         last_error: Some(error),
@@ -134,7 +138,7 @@ impl<T: Object> Host<T> {
                     batch.put(table::dead_key(&dead.id), wire::encode(&dead)?);
                 } else {
                     let retry_at = now.saturating_add(table::millis(table::backoff(attempts)));
-                    tracing::warn!(attempts, retry_at, error = %error, "timer failed; will retry");
+                    tracing::warn!(class, object, timer, attempts, retry_at, error = %error, "timer failed; will retry");
                     let retry = Entry {
                         due_ms: retry_at,
                         attempts,

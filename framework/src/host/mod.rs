@@ -170,7 +170,7 @@ impl<T: Object> Host<T> {
         );
         let started = self.platform.now_ms();
         let result = self
-            .run(method, object, chain, args)
+            .run(method, object.clone(), chain, args)
             .instrument(span.clone())
             .await;
         let elapsed = self.platform.now_ms().saturating_sub(started);
@@ -184,12 +184,18 @@ impl<T: Object> Host<T> {
                 let code = f.error.code();
                 span.record("outcome", code.as_str());
                 let _enter = span.enter();
+                // The event names the call itself: tracing-wasm prints no span fields.
+                let (class, object, outcome) = (T::CLASS, &*object, code.as_str());
                 match code {
-                    ErrorCode::Internal => tracing::error!(error = %f.error, "duro call failed"),
-                    ErrorCode::CallCycle | ErrorCode::DeadlineExceeded => {
-                        tracing::warn!(error = %f.error, "duro call failed")
+                    ErrorCode::Internal => {
+                        tracing::error!(class, object, method, outcome, error = %f.error, "duro call failed")
                     }
-                    _ => tracing::debug!(error = %f.error, "duro call failed"),
+                    ErrorCode::CallCycle | ErrorCode::DeadlineExceeded => {
+                        tracing::warn!(class, object, method, outcome, error = %f.error, "duro call failed")
+                    }
+                    _ => {
+                        tracing::debug!(class, object, method, outcome, error = %f.error, "duro call failed")
+                    }
                 }
                 Reply::failure(&f)
             }

@@ -292,7 +292,10 @@ impl<T: Object> Host<T> {
         }
         if object.is_empty() {
             span.record("outcome", "no_name");
-            tracing::error!("the object's name is unknown; cannot publish its index entry");
+            tracing::error!(
+                class = T::CLASS,
+                "the object's name is unknown; cannot publish its index entry"
+            );
             return self.drop_publish(loaded, false).await;
         }
         let mut book = loaded.book.clone().unwrap_or_default();
@@ -316,7 +319,7 @@ impl<T: Object> Host<T> {
             Ok(w) => w,
             Err(e) => {
                 span.record("outcome", "encode_failed");
-                tracing::error!(error = %e, "the #[index] projection does not encode; not publishing it");
+                tracing::error!(class = T::CLASS, object, error = %e, "the #[index] projection does not encode; not publishing it");
                 return self.drop_publish(loaded, false).await;
             }
         };
@@ -359,7 +362,7 @@ impl<T: Object> Host<T> {
             Ok(r) => r,
             Err(e) => {
                 span.record("outcome", "encode_failed");
-                tracing::error!(error = %e, "the #[index] projection cannot be published");
+                tracing::error!(class = T::CLASS, object, error = %e, "the #[index] projection cannot be published");
                 return self.drop_publish(loaded, false).await;
             }
         };
@@ -434,7 +437,8 @@ impl<T: Object> Host<T> {
         let attempts = entry.attempts + 1;
         let delay = table::backoff(attempts).min(RETRY_CAP);
         let retry_at = now.saturating_add(millis(delay));
-        tracing::warn!(attempts, retry_at, error = %error, "publishing the index entry failed; will retry");
+        let object = self.object_name();
+        tracing::warn!(class = T::CLASS, object = &*object, index = spec.index, attempts, retry_at, error = %error, "publishing the index entry failed; will retry");
         let mut book = loaded.book.clone().unwrap_or_default();
         // KV may or may not hold what was sent: the next attempt writes regardless.
         book.force = true;
