@@ -217,22 +217,6 @@ fn overflow_is_422_user_and_changes_nothing() {
 /// Polls the worker's output for `needle` for up to five seconds (console lines reach
 /// wrangler's output asynchronously); returns the text from the line holding it through the
 /// `following` lines after (tracing-wasm writes an event's fields one per line).
-fn wait_for_log(app: &Fixture, needle: &str, following: usize) -> Option<String> {
-    let start = std::time::Instant::now();
-    loop {
-        let log = app.worker.log();
-        let lines: Vec<&str> = log.lines().collect();
-        if let Some(at) = lines.iter().position(|l| l.contains(needle)) {
-            let end = (at + 1 + following).min(lines.len());
-            return Some(lines[at..end].join("\n"));
-        }
-        if start.elapsed() > std::time::Duration::from_secs(5) {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 #[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
 fn a_failed_call_is_logged_with_its_fields_at_the_chosen_level() {
@@ -241,7 +225,7 @@ fn a_failed_call_is_logged_with_its_fields_at_the_chosen_level() {
     let client = quiet.worker.client();
     assert_eq!(add_ok(&client, "loud", i64::MAX), i64::MAX);
     expect_json_error(&add(&client, "loud", 1), 422, "overflow");
-    assert_eq!(wait_for_log(&quiet, "duro call failed", 0), None);
+    assert_eq!(quiet.wait_for_log("duro call failed", 0), None);
     drop(quiet);
 
     // With DURO_LOG=debug it is, with the class, the object, the method and the outcome.
@@ -249,7 +233,7 @@ fn a_failed_call_is_logged_with_its_fields_at_the_chosen_level() {
     let client = app.worker.client();
     assert_eq!(add_ok(&client, "loud", i64::MAX), i64::MAX);
     expect_json_error(&add(&client, "loud", 1), 422, "overflow");
-    let line = wait_for_log(&app, "duro call failed", 8).unwrap_or_else(|| {
+    let line = app.wait_for_log("duro call failed", 8).unwrap_or_else(|| {
         panic!(
             "no log line for the failed call; the worker printed:\n{}",
             app.worker.log()

@@ -36,7 +36,7 @@ fn transfers_move_value_between_objects() {
 #[test]
 #[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
 fn a_call_cycle_fails_fast_and_wedges_nothing() {
-    let app = Fixture::new("counter");
+    let app = Fixture::with_vars("counter", &[("DURO_LOG", "warn")]);
     let client = app.worker.client();
     add_ok(&client, "loop", 5);
     let started = Instant::now();
@@ -59,9 +59,11 @@ fn a_call_cycle_fails_fast_and_wedges_nothing() {
     // Rolled back, and the object still answers.
     assert_eq!(value(&client, "loop"), 5);
     assert_eq!(add_ok(&client, "loop", 1), 6);
+    let line = app.wait_for_log("duro call refused", 8);
     assert!(
-        app.worker.log().contains("call cycle"),
-        "the cycle is logged at warn"
+        line.as_deref().is_some_and(|l| l.contains("call cycle")),
+        "the cycle is logged at warn: {line:?}\n{}",
+        app.worker.log()
     );
 }
 
@@ -105,7 +107,13 @@ fn objects_waiting_on_each_other_fail_at_the_deadline() {
             expect_json_error(failed, 504, "deadlocked transfer"),
             "deadline_exceeded"
         );
-        assert!(app.worker.log().contains("deadline"), "logged at warn");
+        let line = app.wait_for_log("duro call deadline passed", 8);
+        assert!(
+            line.as_deref()
+                .is_some_and(|l| l.contains("deadline_exceeded")),
+            "logged at warn: {line:?}\n{}",
+            app.worker.log()
+        );
     }
     // Nothing is wedged: both answer at once.
     let started = Instant::now();

@@ -260,6 +260,24 @@ impl Fixture {
             _state: state,
         }
     }
+    /// The line of the worker's log holding `needle` and the `following` lines after it,
+    /// waiting up to 20 s for wrangler to write it (it may hold a quiet worker's output
+    /// back for seconds); `None` if it never appears.
+    pub fn wait_for_log(&self, needle: &str, following: usize) -> Option<String> {
+        let start = Instant::now();
+        loop {
+            let log = self.worker.log();
+            let lines: Vec<&str> = log.lines().collect();
+            if let Some(at) = lines.iter().position(|l| l.contains(needle)) {
+                let end = (at + 1 + following).min(lines.len());
+                return Some(lines[at..end].join("\n"));
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 fn fresh_state() -> TempDir {
