@@ -156,7 +156,7 @@ impl Ctx {
     }
 
     /// The worker var (or secret) `name` as text: from wrangler.toml's `[vars]` or a
-    /// secret in workers, from [`TestEnv::set_var`](crate::testing::TestEnv::set_var) in
+    /// secret in workers, from `TestEnv::set_var` (feature `testing`) in
     /// tests. `None` when it is not set.
     pub fn var(&self, name: &str) -> Option<String> {
         self.platform.var(name)
