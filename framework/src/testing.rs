@@ -1,10 +1,12 @@
 //! Native unit tests for objects: [`TestEnv`] runs objects in memory through the same
 //! encode → dispatch → method → persist → decode path as production, with storage that
-//! counts operations, restarts, and a manual clock. Enable the `testing` feature:
+//! counts operations, restarts, and a manual clock. Enable the `testing` feature for
+//! tests, as the apps in this workspace do (duro is used from the workspace, not from a
+//! registry):
 //!
 //! ```toml
 //! [dev-dependencies]
-//! duro = { version = "0.1", features = ["testing"] }
+//! duro = { workspace = true, features = ["testing"] }
 //! ```
 //!
 //! ```
