@@ -150,28 +150,16 @@ impl Lobby {
 
     #[rpc]
     async fn retry_dead(&mut self, ctx: &Ctx, id: String) -> duro::Result<bool> {
-        let id = ctx
-            .timers()
-            .dead()
-            .await?
-            .into_iter()
-            .find(|t| t.id.as_str() == id);
-        match id {
-            Some(t) => ctx.timers().retry_dead(&t.id).await,
+        match dead_letter(ctx, &id).await? {
+            Some(id) => ctx.timers().retry_dead(&id).await,
             None => Ok(false),
         }
     }
 
     #[rpc]
     async fn discard_dead(&mut self, ctx: &Ctx, id: String) -> duro::Result<bool> {
-        let id = ctx
-            .timers()
-            .dead()
-            .await?
-            .into_iter()
-            .find(|t| t.id.as_str() == id);
-        match id {
-            Some(t) => ctx.timers().discard_dead(&t.id).await,
+        match dead_letter(ctx, &id).await? {
+            Some(id) => ctx.timers().discard_dead(&id).await,
             None => Ok(false),
         }
     }
@@ -185,6 +173,12 @@ impl Lobby {
             players: self.players.len(),
         })
     }
+}
+
+/// The id of the dead letter called `id`, if there is one.
+async fn dead_letter(ctx: &Ctx, id: &str) -> duro::Result<Option<duro::TimerId>> {
+    let dead = ctx.timers().dead().await?;
+    Ok(dead.into_iter().map(|t| t.id).find(|t| t.as_str() == id))
 }
 
 #[duro::object]
