@@ -4,6 +4,7 @@
 
 mod bench;
 mod build;
+mod deploy;
 mod dev;
 mod metadata;
 mod setup;
@@ -23,6 +24,13 @@ commands:
   dev [app] [--port N]      set up, build and run the showcase (or an app) in wrangler dev
   test                      set up, then run every check and test, as CI does
   bench [arguments]         run the benchmarks
+  deploy <app> [--canary P] [--full] [--message TEXT] [--dry-run] [--no-build]
+                            build, check the size budget, upload a new version and
+                            deploy it at P % next to the current one (default 100 %);
+                            --full: `wrangler deploy` (first deploy, [[migrations]] changes)
+  promote <app>             move the newest version to 100 %
+  rollback <app> [version]  go back to the version that served before (or the given one)
+  deployments <app>         list the versions and the current split
   help                      show this text
 ";
 
@@ -38,6 +46,10 @@ fn main() -> ExitCode {
         "dev" => dev::run(rest),
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "deploy" => deploy::deploy(rest),
+        "promote" => deploy::promote(rest),
+        "rollback" => deploy::rollback(rest),
+        "deployments" => deploy::deployments(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

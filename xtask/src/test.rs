@@ -60,6 +60,17 @@ const STAGES: &[Stage] = &[
             )
         },
     },
+    Stage {
+        name: "deploy, canary, promote, rollback: wrangler against a fake Cloudflare API",
+        run: |_| {
+            workspace::run(
+                workspace::cargo()
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .args(["test", "-p", "duro-tests", "--test", "deploy", "--"])
+                    .arg("--ignored"),
+            )
+        },
+    },
     // Proves the benchmark command works; timings are reported, never asserted.
     Stage {
         name: "benchmarks (quick, no timing assertions)",
