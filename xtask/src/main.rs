@@ -7,6 +7,7 @@ mod build;
 mod deploy;
 mod dev;
 mod metadata;
+mod new;
 mod setup;
 mod test;
 mod workspace;
@@ -17,6 +18,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [arguments]
 
 commands:
+  new <name>                write a new app in apps/<name>/ and add it to the workspace
   setup                     install what is missing: the wasm32 target, worker-build,
                             wasm-bindgen-cli (the Cargo.lock version) and the npm packages
   build [app] [--dev]       set up, then build every worker (or one app) into <app>/build/
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "new" => new::run(rest),
         "setup" => setup::run(rest),
         "build" => build::run(rest),
         "dev" => dev::run(rest),

@@ -61,6 +61,17 @@ const STAGES: &[Stage] = &[
         },
     },
     Stage {
+        name: "a new app: cargo xtask new, its tests, build and dev",
+        run: |_| {
+            workspace::run(
+                workspace::cargo()
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .args(["test", "-p", "duro-tests", "--test", "new_app", "--"])
+                    .arg("--ignored"),
+            )
+        },
+    },
+    Stage {
         name: "deploy, canary, promote, rollback: wrangler against a fake Cloudflare API",
         run: |_| {
             workspace::run(
