@@ -8,6 +8,9 @@
 //! `cargo xtask test` runs it, or alone:
 //! `cargo test -p duro-tests --test new_app -- --ignored`.
 
+#[path = "support/run.rs"]
+mod run;
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -75,39 +78,12 @@ fn xtask(args: &[&str]) -> Command {
     command
 }
 
-/// Runs `command` to its end (or panics after `timeout`); returns success and the output.
-fn run(mut command: Command, timeout: Duration) -> (bool, String) {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let append = || {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(out.path())
-            .unwrap()
-    };
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(append())
-        .stderr(append())
-        .spawn()
-        .expect("start the command");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(out.path()).unwrap_or_default();
-    eprintln!("$ {command:?}\n{output}");
-    match status {
-        Some(status) => (status.success(), output),
-        None => panic!("timed out after {timeout:?}: {command:?}\n{output}"),
-    }
+/// [`run::run`], with the command and its output printed (shown when the test fails).
+fn run(command: Command, timeout: Duration) -> (bool, String) {
+    let line = format!("{command:?}");
+    let (ok, output) = run::run(command, timeout);
+    eprintln!("$ {line}\n{output}");
+    (ok, output)
 }
 
 fn succeeds(command: Command) -> String {

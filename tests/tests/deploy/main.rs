@@ -7,13 +7,16 @@
 //! them, or alone: `cargo test -p duro-tests --test deploy -- --ignored`.
 
 mod fake;
+#[path = "../support/run.rs"]
+mod run;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake::{Event, FakeApi, Step};
+use run::run;
 
 /// How long one xtask command may take (it runs wrangler a few times).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -140,41 +143,6 @@ fn refused(api: &FakeApi, args: &[&str]) -> String {
         args.join(" ")
     );
     output
-}
-
-/// Runs `command` to its end or `timeout`, returning success and stdout + stderr.
-fn run(mut command: Command, timeout: Duration) -> (bool, String) {
-    // One file in append mode for both streams, so that neither overwrites the other.
-    let out = tempfile::NamedTempFile::new().expect("a file for the output");
-    let append = || {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(out.path())
-            .expect("open the output file")
-    };
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(append())
-        .stderr(append())
-        .spawn()
-        .expect("start the command");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the command") {
-            break Some(status);
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = std::fs::read_to_string(out.path()).unwrap_or_default();
-    match status {
-        Some(status) => (status.success(), output),
-        None => panic!("timed out after {timeout:?}: {command:?}\n{output}"),
-    }
 }
 
 fn upload(n: u64, migrations: &str) -> Event {
