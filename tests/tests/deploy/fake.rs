@@ -70,6 +70,8 @@ struct State {
     deployments: Vec<Value>,
     events: Vec<Event>,
     requests: Vec<String>,
+    /// How many of `requests` `take_writes` has looked at.
+    writes_seen: usize,
     fail: Option<Step>,
     clock: u64,
 }
@@ -116,6 +118,20 @@ impl FakeApi {
     /// Every request line so far (`METHOD /path?query`), for failure messages.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The requests that are not `GET`s since the last call, in order, without the
+    /// account's path prefix: what changed (or tried to change) the worker.
+    pub fn take_writes(&self) -> Vec<String> {
+        let mut state = self.state.lock().unwrap();
+        let seen = state.writes_seen;
+        state.writes_seen = state.requests.len();
+        let prefix = format!("/accounts/{ACCOUNT}/workers/scripts/");
+        state.requests[seen..]
+            .iter()
+            .filter(|line| !line.starts_with("GET "))
+            .map(|line| line.replacen(&prefix, "", 1))
+            .collect()
     }
 
     /// The current deployment: version ids with percentages.

@@ -201,6 +201,7 @@ fn deploy_canary_promote_rollback() {
     assert_eq!(api.take_events(), [upload(2, "v1"), split(&[(2, 100)])]);
 
     // A canary: the new version at 10 %, the current one at 90 %.
+    api.take_writes();
     let out = ok(&api, &["deploy", path, "--canary", "10", "--no-build"]);
     assert!(
         out.contains(&format!("{} at 10 %, {} at 90 %", v(3), v(2))),
@@ -210,6 +211,14 @@ fn deploy_canary_promote_rollback() {
     assert_eq!(
         api.take_events(),
         [upload(3, "v1"), split(&[(3, 10), (2, 90)])]
+    );
+    // What wrangler sent, besides reads: one upload, one deployment.
+    assert_eq!(
+        api.take_writes(),
+        [
+            "POST scratch/versions?bindings_inherit=strict",
+            "POST scratch/deployments?"
+        ]
     );
 
     // Not another canary on top of a split.
@@ -239,8 +248,10 @@ fn deploy_canary_promote_rollback() {
         api.take_events(),
         [upload(4, "v1"), split(&[(4, 25), (2, 75)])]
     );
+    api.take_writes();
     ok(&api, &["rollback", path]);
     assert_eq!(api.take_events(), [split(&[(2, 100)])]);
+    assert_eq!(api.take_writes(), ["POST scratch/deployments?"]);
 
     // Rollback to a named version.
     ok(&api, &["rollback", path, &v(3)]);
