@@ -23,7 +23,8 @@ pub enum ErrorCode {
     UnknownMethod,
     /// The request body is over the size limit (413).
     PayloadTooLarge,
-    /// The stored state was written by a newer schema; this code refuses to overwrite it (409).
+    /// The stored state was written by a newer schema, which this code refuses to overwrite,
+    /// or by an older one that no migration covers (409).
     SchemaConflict,
     /// The method returned its own error type (422); the error travels in `data`.
     User,

@@ -64,7 +64,9 @@
 mod error;
 mod names;
 pub mod url;
-// Storage, with the write batch; the wire protocol and the stored state's layout.
+// Storage, with the write batch; the wire protocol, the stored state's layout and its
+// migrations from older schemas.
+mod migrate;
 mod persist;
 pub mod storage;
 #[doc(hidden)]
@@ -114,6 +116,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::client::{NoUserError, Transport};
     pub use crate::host::{spawn_host, Host};
+    pub use crate::migrate::{Chain, Migrate, Now, Step};
     pub use crate::names::RESERVED_METHOD_PREFIX;
     pub use crate::object::{Handler, IndexSpec, Method, TimerMethod};
     pub use crate::platform::{Endpoint, HostParts, Target};
@@ -136,10 +139,11 @@ pub mod __private {
         message = "`{Self}` is not a duro object",
         label = "add `#[duro::object]` to the struct `{Self}`"
     )]
-    pub trait Declared {
+    pub trait Declared: Sized {
         const CLASS: &'static str;
         const BINDING: &'static str;
         const SCHEMA: u32;
+        const MIGRATE: Migrate<Self>;
     }
 
     // Each serde direction has its own trait, checked once at the one place that needs

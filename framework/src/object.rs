@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::ctx::Ctx;
 use crate::error::Result;
+use crate::migrate::Migrate;
 use crate::platform::{Connect, Target};
 use crate::wire::Failure;
 
@@ -133,6 +134,10 @@ pub trait Object: Serialize + DeserializeOwned + Default + 'static {
     fn __projection(&self, _ctx: &Ctx) -> Result<Option<Vec<u8>>> {
         Ok(None)
     }
+
+    /// Reads state written by an older schema (`#[duro::object(migrate = [...])]`).
+    #[doc(hidden)]
+    const __MIGRATE: Migrate<Self>;
 
     /// The `#[rpc]` methods.
     #[doc(hidden)]

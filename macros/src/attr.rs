@@ -20,15 +20,18 @@ pub const DOC: &str = "doc";
 pub const CLASS: &str = "class";
 pub const BINDING: &str = "binding";
 pub const SCHEMA: &str = "schema";
+pub const MIGRATE: &str = "migrate";
 pub const NAME: &str = "name";
 
-const OBJECT_KEYS: &[&str] = &[CLASS, BINDING, SCHEMA];
+const OBJECT_KEYS: &[&str] = &[CLASS, BINDING, SCHEMA, MIGRATE];
 const RPC_KEYS: &[&str] = &[NAME];
 const INDEX_KEYS: &[&str] = &[BINDING];
 
 /// How each attribute is written, for the errors that show it.
 pub const OBJECT_ATTR: &str = "#[duro::object]";
 pub const METHODS_ATTR: &str = "#[duro::methods]";
+const MIGRATE_USAGE: &str = "`migrate` lists the state types of the older schemas, oldest first: \
+     `migrate = [v1::Counter, v2::Counter]`";
 const RPC_USAGE: &str = "write #[rpc] or #[rpc(name = \"…\")]";
 const TIMER_USAGE: &str = "write #[timer]: timers take no arguments";
 const INDEX_USAGE: &str =
@@ -62,6 +65,15 @@ pub struct ObjectArgs {
     pub class: Option<String>,
     pub binding: Option<String>,
     pub schema: Option<u32>,
+    pub migrate: Option<Migrations>,
+}
+
+/// `migrate = [A, B, …]`: the state types of the schemas before the object's, oldest
+/// first.
+pub struct Migrations {
+    /// The list as written, for errors about all of it.
+    pub written: Expr,
+    pub types: Vec<syn::Type>,
 }
 
 pub fn object_args(cx: &mut Ctxt, tokens: TokenStream) -> ObjectArgs {
@@ -74,10 +86,30 @@ pub fn object_args(cx: &mut Ctxt, tokens: TokenStream) -> ObjectArgs {
                 Some(0) => cx.error(&arg.value, "schema versions start at 1"),
                 v => out.schema = v,
             },
+            MIGRATE => out.migrate = migrations(cx, arg.value),
             _ => unreachable!("parse_args only returns known keys"),
         }
     }
     out
+}
+
+/// `[A, B, …]`, each a path to a type.
+fn migrations(cx: &mut Ctxt, written: Expr) -> Option<Migrations> {
+    let Expr::Array(list) = &written else {
+        cx.error(&written, MIGRATE_USAGE);
+        return None;
+    };
+    let mut types = Vec::new();
+    for elem in &list.elems {
+        match elem {
+            Expr::Path(p) => types.push(syn::Type::Path(syn::TypePath {
+                qself: p.qself.clone(),
+                path: p.path.clone(),
+            })),
+            other => cx.error(other, MIGRATE_USAGE),
+        }
+    }
+    (types.len() == list.elems.len()).then_some(Migrations { written, types })
 }
 
 /// `#[duro::methods]` takes no arguments.

@@ -26,7 +26,7 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let item = &input.item;
     let ident = &input.ident;
-    let declared = declared(&input);
+    let declared = declared(&input, true);
     let glue = format_ident!("__DuroClass{}", ident.unraw());
     let class = input.class();
     // The state's bounds (`Serialize`, `Deserialize`, `Default`) are checked once, by the
@@ -40,17 +40,32 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The class's names, which `#[duro::methods]` reads into the `Object` impl.
-pub fn declared(o: &Object) -> TokenStream {
+/// The class's names and its migration chain (or, with `chain` false, none), which
+/// `#[duro::methods]` reads into the `Object` impl.
+pub fn declared(o: &Object, chain: bool) -> TokenStream {
     let ident = &o.ident;
     let class = o.class();
     let binding = o.binding();
     let schema = o.schema();
+    // `Step<A, Step<B, Now>>`: the runtime's `Chain` runs it. Each step is spanned at its
+    // type in the list, where a missing `From` is reported.
+    let types = o
+        .args
+        .migrate
+        .iter()
+        .filter(|_| chain)
+        .flat_map(|m| m.types.iter().rev());
+    let chain = types.fold(
+        quote!(::duro::__private::Now),
+        |rest, ty| quote_spanned!(ty.span()=> ::duro::__private::Step<#ty, #rest>),
+    );
     quote! {
         impl ::duro::__private::Declared for #ident {
             const CLASS: &'static str = #class;
             const BINDING: &'static str = #binding;
             const SCHEMA: u32 = #schema;
+            const MIGRATE: ::duro::__private::Migrate<Self> =
+                <#chain as ::duro::__private::Chain<Self>>::load;
         }
     }
 }
@@ -404,6 +419,7 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
             const CLASS: &'static str = #declared::CLASS;
             const BINDING: &'static str = #declared::BINDING;
             const SCHEMA: u32 = #declared::SCHEMA;
+            const __MIGRATE: ::duro::__private::Migrate<Self> = #declared::MIGRATE;
             type Stub = #stub;
             #index
 

@@ -31,12 +31,13 @@ pub fn unparsed(cx: Ctxt, item: TokenStream) -> TokenStream {
 }
 
 /// `#[duro::object]` in error: the struct still names a class (with defaults for the
-/// arguments in error), so that its `#[duro::methods]` block adds no error of its own.
+/// arguments in error, and no migrations), so that its `#[duro::methods]` block adds no
+/// error of its own.
 pub fn object(o: &Object, errors: TokenStream) -> TokenStream {
     let item = &o.item;
     let declared = ast::generics(&o.generics)
         .is_none()
-        .then(|| expand::declared(o));
+        .then(|| expand::declared(o, false));
     quote!(#errors #item #declared)
 }
 

@@ -31,11 +31,12 @@ use proc_macro::TokenStream;
 /// | `class = "Room"` | the exported class name (`class_name` in wrangler.toml) | the struct's name, without `r#` |
 /// | `binding = "ROOMS"` | the namespace binding in the worker's env | the class name in SCREAMING_SNAKE_CASE |
 /// | `schema = 2` | the state's schema version, from 1 | `1` |
+/// | `migrate = [v1::Room]` | the state types of the older schemas, oldest first (below) | none |
 ///
 /// ```
 /// use duro::prelude::*;
 ///
-/// #[duro::object(class = "Room", binding = "ROOMS", schema = 2)]
+/// #[duro::object(class = "Room", binding = "ROOMS")]
 /// #[derive(Default, Serialize, Deserialize)]
 /// pub struct ChatRoom {
 ///     messages: Vec<String>,
@@ -46,8 +47,79 @@ use proc_macro::TokenStream;
 ///
 /// assert_eq!(<ChatRoom as Object>::CLASS, "Room");
 /// assert_eq!(<ChatRoom as Object>::BINDING, "ROOMS");
-/// assert_eq!(<ChatRoom as Object>::SCHEMA, 2);
+/// assert_eq!(<ChatRoom as Object>::SCHEMA, 1);
 /// ```
+///
+/// # Changing the state: schemas and migrations
+///
+/// Objects keep their state across deploys, so a new build meets state that an older
+/// struct wrote. Each stored state carries its schema number. To change the struct:
+///
+/// 1. Keep the old struct, renamed or in a module (`mod v1 { … pub struct Counter … }`):
+///    it is how schema 1's state is read.
+/// 2. Raise `schema` by one and add the old type at the end of `migrate = [...]`. The
+///    list holds the state types of the schemas before `schema`, oldest first: its last
+///    type is schema N−1's, the one before it N−2's, and so on.
+/// 3. Convert each type into the next with `From` (the last one into the new struct).
+///
+/// ```
+/// use duro::prelude::*;
+///
+/// mod v1 {
+///     /// Schema 1's state.
+///     #[derive(serde::Deserialize)]
+///     pub struct Counter { pub count: u32 }
+/// }
+///
+/// mod v2 {
+///     /// Schema 2's state.
+///     #[derive(serde::Deserialize)]
+///     pub struct Counter { pub value: i64 }
+///
+///     impl From<super::v1::Counter> for Counter {
+///         fn from(old: super::v1::Counter) -> Counter {
+///             Counter { value: old.count.into() }
+///         }
+///     }
+/// }
+///
+/// /// Schema 3: schema 1's state goes through `v2::Counter` to here, schema 2's in one step.
+/// #[duro::object(schema = 3, migrate = [v1::Counter, v2::Counter])]
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Counter {
+///     value: i64,
+///     history: Vec<i64>,
+/// }
+///
+/// impl From<v2::Counter> for Counter {
+///     fn from(old: v2::Counter) -> Counter {
+///         Counter { value: old.value, history: Vec::new() }
+///     }
+/// }
+///
+/// #[duro::methods]
+/// impl Counter {
+///     #[rpc]
+///     fn get(&self) -> i64 { self.value }
+/// }
+/// # assert_eq!(<Counter as Object>::SCHEMA, 3);
+/// ```
+///
+/// - An object that loads older state runs the chain from that schema on, keeps the result
+///   in memory and saves it, with the new schema, on its next successful write (a read
+///   never writes; a failed write leaves storage as it was).
+/// - State older than the list reaches is refused with `schema_conflict` (409) naming the
+///   schema, and stays stored as it is: nothing is read as something it is not, nothing is
+///   lost. So is a schema raised without a migration. A change that old state still
+///   decodes as (a new field with `#[serde(default)]`) can name the struct itself as its
+///   step: `migrate = [Counter]`.
+/// - The other direction: code that finds state of a *newer* schema serves reads (when the
+///   newer state still decodes as its struct) but refuses writes with `schema_conflict`,
+///   so an older version still running during a gradual deploy never drops fields it does
+///   not know. Make such changes additive, with `#[serde(default)]`, to keep reads working.
+/// - A missing `From` between two neighbours in the list, a type without `Deserialize`, a
+///   list longer than the schemas before `schema`, or `migrate` without `schema` are
+///   compile errors.
 #[proc_macro_attribute]
 pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::object(args.into(), item.into()).into()

@@ -20,6 +20,28 @@ pub fn object(cx: &mut Ctxt, o: &Object) {
     if let Some(generics) = generics(&o.generics) {
         cx.error(generics, NOT_GENERIC);
     }
+    if let Some(m) = &o.args.migrate {
+        let schema = o.schema();
+        let listed = m.types.len() as u64;
+        if o.args.schema.is_none() {
+            cx.error(
+                &m.written,
+                "`migrate` needs `schema = N`: it lists the state types of the schemas before N, \
+                 oldest first",
+            );
+        } else if listed >= u64::from(schema) {
+            cx.error(
+                &m.written,
+                format!(
+                    "`migrate` lists {listed} state types, but `schema = {schema}` has {} older \
+                     schema{}: the list ends with schema {}'s type and goes back one schema per type",
+                    schema - 1,
+                    if schema == 2 { "" } else { "s" },
+                    schema - 1,
+                ),
+            );
+        }
+    }
 }
 
 pub fn methods(cx: &mut Ctxt, m: &Methods) {

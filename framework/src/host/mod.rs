@@ -43,6 +43,7 @@ use tracing::Instrument;
 
 use crate::ctx::Ctx;
 use crate::error::{Error, ErrorCode, Result};
+use crate::migrate;
 use crate::names::REPUBLISH_METHOD;
 use crate::object::{Handler, Object};
 use crate::persist;
@@ -69,6 +70,9 @@ struct Loaded<T> {
     chunks: u32,
     /// Set when the stored state was written by a newer schema: writes are refused.
     newer_schema: Option<u32>,
+    /// Set when the state was migrated from an older schema and not saved since: the next
+    /// write saves it, changed or not.
+    migrated: bool,
     /// The timer table, loaded on first use.
     timers: Option<Table>,
     /// The platform alarm as last set by this host (`None`: unknown).
@@ -300,6 +304,7 @@ impl<T: Object> Host<T> {
                 saved,
                 chunks: 0,
                 newer_schema: None,
+                migrated: false,
                 timers: None,
                 alarm: None,
                 stored: false,
@@ -307,21 +312,45 @@ impl<T: Object> Host<T> {
                 fresh_seq: None,
             });
         };
-        let value: T = wire::decode(&stored.body).map_err(|e| {
-            Error::internal(format!(
-                "the stored state of {} (schema {}) does not decode: {e}",
-                T::CLASS,
-                stored.schema
-            ))
+        let migrated = stored.schema < T::SCHEMA;
+        let value: T = if migrated {
+            (T::__MIGRATE)(T::SCHEMA - stored.schema, &stored.body)
+                .ok_or_else(|| migrate::uncovered(T::CLASS, stored.schema, T::SCHEMA))?
+        } else {
+            wire::decode(&stored.body)
+        }
+        .map_err(|e| {
+            // Newer state this code cannot read is a conflict too, not a fault of its own.
+            let code = if stored.schema > T::SCHEMA {
+                ErrorCode::SchemaConflict
+            } else {
+                ErrorCode::Internal
+            };
+            Error::new(
+                code,
+                format!(
+                    "the stored state of {} (schema {}) does not decode as this code's (schema {}): {e}",
+                    T::CLASS,
+                    stored.schema,
+                    T::SCHEMA
+                ),
+            )
         })?;
         if stored.name.is_some() && self.name.borrow().is_none() {
             *self.name.borrow_mut() = stored.name.as_deref().map(Rc::from);
         }
+        // A rollback restores from `saved`, so a migrated state keeps its new encoding.
+        let saved = if migrated {
+            wire::encode(&value)?
+        } else {
+            stored.body
+        };
         Ok(Loaded {
             value,
-            saved: stored.body,
+            saved,
             chunks: stored.chunks,
             newer_schema: (stored.schema > T::SCHEMA).then_some(stored.schema),
+            migrated,
             timers: None,
             alarm: None,
             stored: true,
@@ -349,11 +378,12 @@ impl<T: Object> Host<T> {
             loaded.timers = Some(Table::default());
             loaded.alarm = Some(None);
             loaded.stored = false;
+            loaded.migrated = false;
             self.keep_book_after_delete(loaded, sync).await;
             return Ok(());
         }
         let body = wire::encode(&loaded.value)?;
-        let changed = body != loaded.saved;
+        let changed = body != loaded.saved || loaded.migrated;
         let mut chunks = loaded.chunks;
         if changed {
             let name = self.name.borrow().clone();
@@ -385,6 +415,7 @@ impl<T: Object> Host<T> {
             loaded.saved = body;
             loaded.chunks = chunks;
             loaded.stored = true;
+            loaded.migrated = false;
         }
         if let Some(book) = book {
             loaded.fresh_seq = Some(book.seq);

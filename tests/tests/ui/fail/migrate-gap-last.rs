@@ -1,0 +1,23 @@
+use duro::prelude::*;
+
+/// Schema 1's state, which nothing converts into the object's state.
+#[derive(Serialize, Deserialize)]
+pub struct CounterV1 {
+    count: u32,
+}
+
+#[duro::object(schema = 2, migrate = [CounterV1])]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[duro::methods]
+impl Counter {
+    #[rpc]
+    fn get(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}

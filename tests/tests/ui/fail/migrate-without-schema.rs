@@ -1,0 +1,22 @@
+use duro::prelude::*;
+
+#[derive(Serialize, Deserialize)]
+pub struct CounterV1 {
+    count: u32,
+}
+
+#[duro::object(migrate = [CounterV1])]
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[duro::methods]
+impl Counter {
+    #[rpc]
+    fn get(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}
