@@ -74,7 +74,10 @@ pub mod wire;
 // Clients, and the seams the runtimes (wasm, testing) implement.
 mod client;
 mod platform;
-// The timer table, the context a method sees, the object trait, the timers builder.
+// The timer table (and its cron schedules), the context a method sees, the object
+// trait, the timers builder.
+#[cfg(feature = "cron")]
+mod cron;
 mod ctx;
 mod object;
 mod table;

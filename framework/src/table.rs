@@ -54,6 +54,9 @@ pub struct TimerInfo {
     pub attempts: u32,
     /// The last failure, if any.
     pub last_error: Option<String>,
+    /// The schedule of a cron timer.
+    #[cfg(feature = "cron")]
+    pub cron: Option<String>,
 }
 
 /// One timer as stored.
@@ -72,6 +75,12 @@ pub(crate) struct Entry {
     pub last_error: Option<String>,
     /// The object's name, for alarms that run before any state was saved.
     pub object: Option<String>,
+    /// For cron timers: the schedule (UTC) each next occurrence is computed from. Absent
+    /// from entries without one, so that their bytes are the same with or without the
+    /// `cron` feature.
+    #[cfg(feature = "cron")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
 }
 
 impl Entry {
@@ -93,11 +102,18 @@ impl Entry {
             every: self.every_ms.map(Duration::from_millis),
             attempts: self.attempts,
             last_error: self.last_error.clone(),
+            #[cfg(feature = "cron")]
+            cron: self.cron.clone(),
         }
     }
 
     /// The next occurrence of a recurring timer after `now`: on the schedule, once.
     pub fn next_after(&self, now: u64) -> Option<u64> {
+        #[cfg(feature = "cron")]
+        if let Some(pattern) = &self.cron {
+            // Checked when scheduled; a pattern that fails now ends the timer.
+            return crate::cron::next_after(pattern, now).ok();
+        }
         let every = self.every_ms?.max(1);
         let missed = now.saturating_sub(self.anchor_ms) / every;
         Some(self.anchor_ms + (missed + 1) * every)
@@ -254,6 +270,8 @@ mod tests {
             attempts: 0,
             last_error: None,
             object: None,
+            #[cfg(feature = "cron")]
+            cron: None,
         }
     }
 

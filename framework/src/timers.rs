@@ -54,9 +54,9 @@
 //!   (`__duro/dead/<id>`) with its last error, and a `tracing` error is emitted.
 //!   [`Ctx::attempt`](crate::Ctx::attempt) says which attempt is running.
 //! - Timers run as turns: never interleaved with a call or another timer.
-//! - A recurring timer's next due time is computed from its schedule, not from when it ran,
-//!   so it does not drift; after downtime it runs once to catch up, not once per missed
-//!   period.
+//! - A recurring timer (`every`, or `cron` with the `cron` feature) gets its next due time
+//!   from its schedule, not from when it ran, so it does not drift; after downtime it runs
+//!   once to catch up, not once per missed period.
 //! - One alarm invocation runs at most [`MAX_PER_ALARM`] due timers, then re-arms the alarm
 //!   immediately for the rest, which keeps each invocation well inside the CPU budget.
 
@@ -183,6 +183,49 @@ impl<'a> Timers<'a> {
         self.schedule::<S, P>(due, Some(every), timer, &payload)
     }
 
+    /// Runs `timer` with `payload` at every occurrence of the cron `schedule`, in UTC (the
+    /// `cron` feature). Five fields, `minute hour day-of-month month day-of-week`
+    /// (`"*/5 * * * *"`: every five minutes; `"0 9 * * MON-FRI"`: 09:00 on weekdays), or
+    /// six with seconds first (`"*/10 * * * * *"`); also `@hourly`, `@daily`, `@weekly`.
+    ///
+    /// Each next occurrence comes from the schedule, never from when the last run ended;
+    /// after downtime the timer runs once to catch up, then goes on with the first
+    /// occurrence after that run. A pattern that does not parse is a `bad_request`.
+    ///
+    /// ```
+    /// use duro::prelude::*;
+    ///
+    /// #[duro::object]
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// pub struct Report { sent: u32 }
+    ///
+    /// #[duro::methods]
+    /// impl Report {
+    ///     #[rpc]
+    ///     fn start(&mut self, ctx: &Ctx) -> duro::Result<()> {
+    ///         ctx.timers().named("daily").cron("0 6 * * *", Self::send, "ops".to_string())?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[timer]
+    ///     fn send(&mut self, to: String) {
+    ///         self.sent += 1;
+    ///     }
+    /// }
+    /// ```
+    #[cfg(feature = "cron")]
+    pub fn cron<S: Object, P: Serialize>(
+        &self,
+        schedule: &str,
+        timer: Timer<S, P>,
+        payload: P,
+    ) -> Result<TimerId> {
+        let due = crate::cron::next_after(schedule, self.ctx.now_ms())?;
+        let mut entry = self.entry::<S, P>(due, None, timer, &payload)?;
+        entry.cron = Some(schedule.to_owned());
+        Ok(self.put(entry))
+    }
+
     /// Cancels a timer by id (or name). Cancelling a timer that does not exist does nothing.
     pub fn cancel(&self, id: &TimerId) {
         self.ctx.push_timer_op(Op::Cancel(id.0.clone()));
@@ -262,6 +305,23 @@ impl<'a> Timers<'a> {
         timer: Timer<S, P>,
         payload: &P,
     ) -> Result<TimerId> {
+        let entry = self.entry(due_ms, every_ms, timer, payload)?;
+        Ok(self.put(entry))
+    }
+
+    fn put(&self, entry: Entry) -> TimerId {
+        let id = TimerId(entry.id.clone());
+        self.ctx.push_timer_op(Op::Put(entry));
+        id
+    }
+
+    fn entry<S: Object, P: Serialize>(
+        &self,
+        due_ms: u64,
+        every_ms: Option<u64>,
+        timer: Timer<S, P>,
+        payload: &P,
+    ) -> Result<Entry> {
         if S::CLASS != self.ctx.class() {
             return Err(Error::bad_request(format!(
                 "{}::{} is a timer of {}, not of {}",
@@ -286,8 +346,8 @@ impl<'a> Timers<'a> {
             }
             None => format!("#{:x}", self.ctx.random_u64()),
         };
-        let entry = Entry {
-            id: id.clone(),
+        Ok(Entry {
+            id,
             method: timer.name.to_owned(),
             payload: wire::encode(payload)?,
             due_ms,
@@ -296,9 +356,9 @@ impl<'a> Timers<'a> {
             attempts: 0,
             last_error: None,
             object: Some(self.ctx.name().to_owned()).filter(|n| !n.is_empty()),
-        };
-        self.ctx.push_timer_op(Op::Put(entry));
-        Ok(TimerId(id))
+            #[cfg(feature = "cron")]
+            cron: None,
+        })
     }
 }
 

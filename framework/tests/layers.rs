@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Ground first. A module may import (`crate::<module>`) only modules listed before it.
 const LAYERS: &[&str] = &[
-    "error", "names", "url", "storage", "wire", "persist", "migrate", "client", "platform",
+    "error", "names", "url", "storage", "wire", "persist", "migrate", "client", "platform", "cron",
     "table", "ctx", "object", "timers", "host", "index", "testing", "wasm",
 ];
 

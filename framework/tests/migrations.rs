@@ -2,7 +2,6 @@
 //! 3, and a schema 3 whose chain starts at 2), sharing storage as one deploy after
 //! another would.
 
-use duro::prelude::*;
 use duro::testing::TestEnv;
 use duro::ErrorCode;
 

@@ -100,6 +100,8 @@ impl<T: Object> Host<T> {
             attempts: 0,
             last_error: None,
             object: self.name.borrow().as_deref().map(str::to_owned),
+            #[cfg(feature = "cron")]
+            cron: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! End-to-end tests: the built counter app in workerd (`wrangler dev`), over HTTP.
+//! End-to-end tests: the built counter app in workerd (`wrangler dev`), over HTTP, and
+//! the notes apps' two builds for state migrations and cron timers.
 //!
 //! Every test is `#[ignore]`d because it needs the wasm build and the npm packages;
 //! `cargo xtask test` builds them and runs these with `--ignored --test-threads=1`.
@@ -15,6 +16,7 @@ mod counter;
 mod harness;
 mod http;
 mod index;
+mod migrations;
 mod protocol;
 mod restart;
 mod routes;
