@@ -149,7 +149,7 @@ impl<'a> Timers<'a> {
         payload: P,
     ) -> Result<TimerId> {
         let due = self.ctx.now_ms().saturating_add(millis(delay));
-        self.schedule::<S, P>(due, None, timer, &payload)
+        Ok(self.put(self.entry::<S, P>(due, None, timer, &payload)?))
     }
 
     /// Runs `timer` with `payload` once at `when` (at once if `when` has passed).
@@ -163,7 +163,7 @@ impl<'a> Timers<'a> {
             .duration_since(UNIX_EPOCH)
             .map(millis)
             .unwrap_or_default();
-        self.schedule::<S, P>(due, None, timer, &payload)
+        Ok(self.put(self.entry::<S, P>(due, None, timer, &payload)?))
     }
 
     /// Runs `timer` with `payload` every `period`, the first time one period from now.
@@ -180,7 +180,7 @@ impl<'a> Timers<'a> {
             ));
         }
         let due = self.ctx.now_ms().saturating_add(every);
-        self.schedule::<S, P>(due, Some(every), timer, &payload)
+        Ok(self.put(self.entry::<S, P>(due, Some(every), timer, &payload)?))
     }
 
     /// Runs `timer` with `payload` at every occurrence of the cron `schedule`, in UTC (the
@@ -208,10 +208,22 @@ impl<'a> Timers<'a> {
     ///     }
     ///
     ///     #[timer]
-    ///     fn send(&mut self, to: String) {
+    ///     fn send(&mut self, _to: String) {
     ///         self.sent += 1;
     ///     }
+    ///
+    ///     #[rpc]
+    ///     fn sent(&self) -> u32 { self.sent }
     /// }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let env = duro::testing::TestEnv::new(); // 2025-01-01 00:00 UTC
+    /// let report = env.stub::<Report>("r");
+    /// report.start().await?;
+    /// env.advance(std::time::Duration::from_secs(30 * 3600)).await; // to 06:00 on the 2nd
+    /// assert_eq!(report.sent().await?, 2);
+    /// # Ok::<(), duro::Error>(())
+    /// # }).unwrap();
     /// ```
     #[cfg(feature = "cron")]
     pub fn cron<S: Object, P: Serialize>(
@@ -298,23 +310,14 @@ impl<'a> Timers<'a> {
         }
     }
 
-    fn schedule<S: Object, P: Serialize>(
-        &self,
-        due_ms: u64,
-        every_ms: Option<u64>,
-        timer: Timer<S, P>,
-        payload: &P,
-    ) -> Result<TimerId> {
-        let entry = self.entry(due_ms, every_ms, timer, payload)?;
-        Ok(self.put(entry))
-    }
-
+    /// Puts `entry` into the table when the running method succeeds.
     fn put(&self, entry: Entry) -> TimerId {
         let id = TimerId(entry.id.clone());
         self.ctx.push_timer_op(Op::Put(entry));
         id
     }
 
+    /// A new entry for `timer`, checked: a timer of this object's class, a valid name.
     fn entry<S: Object, P: Serialize>(
         &self,
         due_ms: u64,
