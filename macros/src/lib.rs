@@ -102,7 +102,9 @@ use proc_macro::TokenStream;
 ///     #[rpc]
 ///     fn get(&self) -> i64 { self.value }
 /// }
-/// # assert_eq!(<Counter as Object>::SCHEMA, 3);
+/// # fn main() {
+/// #     assert_eq!(<Counter as Object>::SCHEMA, 3);
+/// # }
 /// ```
 ///
 /// - An object that loads older state runs the chain from that schema on, keeps the result
