@@ -1,14 +1,17 @@
 //! `cargo xtask bench [--quick] [--no-build] [--out DIR]`: the side-by-side benchmarks
 //! (see docs/design.md, "Performance", and docs/benchmarks.md).
 //!
-//! Three implementations of the same counter API run in one run on the same workerd:
+//! Five implementations of the same counter API run in one run on the same workerd:
 //! duro (`apps/counter`), a hand-written workers-rs Durable Object
-//! (`bench/baselines/rust`) and a hand-written JavaScript one (`bench/baselines/js`). Each
-//! runs in its own workerd process started directly from a generated config (no wrangler
-//! in the request path); a load generator in this crate drives them over loopback HTTP/1.1
-//! with keep-alive. Measurements of the three are interleaved (the order rotates every
-//! round) and the medians of the rounds are reported, with duro's ratios to the baselines
-//! as the headline.
+//! (`bench/baselines/rust`), a hand-written JavaScript one called with `fetch`
+//! (`bench/baselines/js`), the same called over JS RPC (`bench/baselines/js-rpc`), and
+//! duro's counter built without its `#[index]` (`bench/baselines/duro-noindex`), so that
+//! duro is compared with the baselines like with like. Each runs in its own workerd
+//! process started directly from a generated config (no wrangler in the request path); a
+//! load generator in this crate drives them over loopback HTTP/1.1 with keep-alive.
+//! Measurements of the five are interleaved (the order rotates every round) and the
+//! medians of the rounds are reported, with duro's ratios to the baselines as the
+//! headline.
 
 mod load;
 mod profile;
@@ -224,10 +227,22 @@ pub const SCENARIOS: &[Scenario] = &[
 /// The scenarios (keys in [`SCENARIOS`]) measured again under `perf`.
 pub const PROFILED: &[&str] = &["add-1obj-c8", "add-100obj-c8"];
 
+/// Where each implementation is in [`Results::impls`] and [`Results::figures`]: duro's
+/// counter app.
+pub const DURO: usize = 0;
+/// The workers-rs baseline.
+pub const RUST: usize = 1;
+/// The JavaScript baseline called with `fetch` (or the `--compare` build).
+pub const JS: usize = 2;
+/// The JavaScript baseline called over JS RPC.
+pub const JS_RPC: usize = 3;
+/// duro's counter without its `#[index]`: duro like with like.
+pub const DURO_NOINDEX: usize = 4;
+
 /// One implementation of the counter API.
 #[derive(Debug)]
 pub struct Impl {
-    /// `duro`, `rust` or `js`: keys in the JSON output.
+    /// `duro`, `rust`, `js`, `js-rpc` or `duro-noindex`: keys in the JSON output.
     pub key: &'static str,
     /// Column title.
     pub label: &'static str,
@@ -458,6 +473,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
             root.join("bench").join("baselines").join("js"),
             false,
         ),
+        Impl::new(
+            "js-rpc",
+            "JS RPC",
+            root.join("bench").join("baselines").join("js-rpc"),
+            false,
+        ),
+        Impl::new(
+            "duro-noindex",
+            "duro (no index)",
+            root.join("bench").join("baselines").join("duro-noindex"),
+            true,
+        ),
     ];
     if let Some(dir) = compare {
         let dir =
@@ -468,8 +495,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "compared".to_owned());
         // The compared worker is measured as it is: it is never built here.
-        impls[2] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
-        impls[2].prebuilt = true;
+        impls[JS] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
+        impls[JS].prebuilt = true;
     }
     if build_first {
         let tools = setup::ensure()?;
@@ -480,7 +507,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let start = Instant::now();
     step(format!(
-        "benchmarks ({}): duro vs workers-rs vs JavaScript, each in its own workerd",
+        "benchmarks ({}): duro vs workers-rs vs JavaScript (fetch and RPC), each in its own \
+         workerd",
         if plan.quick { "quick" } else { "full" }
     ));
     let workerd = workerd::binary()?;
@@ -591,7 +619,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step("results");
     println!("{}", report::summary(&results));
     note(format!(
-        "workerd's output: {}/<duro|rust|js>/workerd.log",
+        "workerd's output: {}/<implementation>/workerd.log",
         display(&scratch)
     ));
     step(format!(
@@ -626,7 +654,7 @@ fn measure(
 ) -> Result<(), String> {
     measure_cold_starts(plan, workerd, impls, scratch, state_root, figures)?;
 
-    step("starting the three servers for the load phases");
+    step("starting one server per implementation for the load phases");
     let mut servers = Vec::new();
     for imp in impls {
         let server = Server::start(
