@@ -980,7 +980,7 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         w,
         "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
-         cargo xtask bench --quick  # about a minute after the builds: writes target/bench/\n```\n\n\
+         cargo xtask bench --quick  # about two minutes after the builds: writes target/bench/\n```\n\n\
          The command builds the Rust workers (the counter, its build without the index, the \
          workers-rs baseline) in release (`--no-build` reuses \
          `<app>/build/`), then measures, in order: cold starts, memory and storage, \
