@@ -255,7 +255,10 @@ fn index_items(m: &Methods) -> TokenStream {
         let cfgs = &p.cfgs;
         (
             quote!(#[cfg(all(#(#cfgs),*))]),
-            quote!(#[cfg(not(all(#(#cfgs),*)))] type __Projection = ();),
+            quote!(
+                #[cfg(not(all(#(#cfgs),*)))]
+                type __Projection = ();
+            ),
         )
     };
     quote! {

@@ -486,8 +486,7 @@ pub fn markdown(results: &Results) -> String {
          highest round in parentheses. The throughput bars compare the baselines with \
          duro's counter without its index ({}), which does the same work as they do; the \
          index's own cost is in the table after them.\n",
-        plan.rounds,
-        labels[DURO_NOINDEX]
+        plan.rounds, labels[DURO_NOINDEX]
     );
     let _ = writeln!(w, "| Bar | Measured | |\n|---|---|---|");
     for bar in bars(results) {
@@ -554,7 +553,11 @@ pub fn markdown(results: &Results) -> String {
         labels.join(" / "),
         labels.join(" / "),
     );
-    let _ = writeln!(w, "|---|{}--:|--:|", "--:|".repeat(labels.len() + like.len()));
+    let _ = writeln!(
+        w,
+        "|---|{}--:|--:|",
+        "--:|".repeat(labels.len() + like.len())
+    );
     for (s, scenario) in SCENARIOS.iter().enumerate() {
         let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
         let column = |pick: fn(&(f64, f64, f64, f64)) -> f64, decimals: usize| {
