@@ -1281,6 +1281,24 @@ mod tests {
     }
 
     #[test]
+    fn tables_have_a_column_per_implementation() {
+        assert_eq!(table_head("", &["a", "b"]), "|  | a | b |\n|---|--:|--:|");
+        let labels = ["duro", "rs", "js", "rpc", "duro-"];
+        let like = like_with_like(&labels);
+        assert_eq!(
+            like.iter()
+                .map(|(of, to, _)| (*of, *to))
+                .collect::<Vec<_>>(),
+            [
+                (DURO_NOINDEX, RUST),
+                (DURO_NOINDEX, JS),
+                (DURO_NOINDEX, JS_RPC)
+            ]
+        );
+        assert_eq!(like[2].2, "duro- / rpc");
+    }
+
+    #[test]
     fn the_size_bar_is_the_apps_budget() {
         let duro = |gzip: u64, budget: Option<u64>| Figures {
             sizes: vec![crate::bench::FileSize {
