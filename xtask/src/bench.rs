@@ -460,33 +460,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
     });
 
     let root = root();
-    let mut impls = vec![
-        Impl::new("duro", "duro", root.join("apps").join("counter"), true),
-        Impl::new(
-            "rust",
-            "workers-rs",
-            root.join("bench").join("baselines").join("rust"),
-            true,
-        ),
-        Impl::new(
-            "js",
-            "JavaScript",
-            root.join("bench").join("baselines").join("js"),
-            false,
-        ),
-        Impl::new(
-            "js-rpc",
-            "JS RPC",
-            root.join("bench").join("baselines").join("js-rpc"),
-            false,
-        ),
-        Impl::new(
+    // In the order of [`DURO`], [`RUST`], [`JS`], [`JS_RPC`] and [`DURO_NOINDEX`]:
+    // (key, label, folder, built with worker-build).
+    let mut impls: Vec<Impl> = [
+        ("duro", "duro", "apps/counter", true),
+        ("rust", "workers-rs", "bench/baselines/rust", true),
+        ("js", "JavaScript", "bench/baselines/js", false),
+        ("js-rpc", "JS RPC", "bench/baselines/js-rpc", false),
+        (
             "duro-noindex",
             "duro (no index)",
-            root.join("bench").join("baselines").join("duro-noindex"),
+            "bench/baselines/duro-noindex",
             true,
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(key, label, dir, rust)| Impl::new(key, label, root.join(dir), rust))
+    .collect();
     if let Some(dir) = compare {
         let dir =
             std::fs::canonicalize(&dir).map_err(|e| format!("--compare {}: {e}", display(&dir)))?;

@@ -210,6 +210,27 @@ fn table_head(first: &str, labels: &[&str]) -> String {
     )
 }
 
+/// The head of a per-scenario table: `figure` of each implementation, the like-with-like
+/// ratios, then `extra` columns.
+fn scenario_head(
+    figure: &str,
+    labels: &[&str],
+    like: &[(usize, usize, String)],
+    extra: &[String],
+) -> String {
+    let columns: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{figure} {l}"))
+        .chain(like.iter().map(|(_, _, title)| title.clone()))
+        .chain(extra.iter().cloned())
+        .collect();
+    format!(
+        "| Scenario | {} |\n|---|{}",
+        columns.join(" | "),
+        "--:|".repeat(columns.len())
+    )
+}
+
 /// The ratio columns of the throughput and CPU tables: duro without its index (like with
 /// like) over each baseline, as (numerator, denominator, column title).
 fn like_with_like(labels: &[&str]) -> Vec<(usize, usize, String)> {
@@ -285,25 +306,21 @@ pub fn bars(results: &Results) -> Vec<Bar> {
         let duro = results.impls[DURO_NOINDEX].label;
         for (other, limit) in [(RUST, 1.0), (JS, 0.9), (JS_RPC, 0.9)] {
             let name = results.impls[other].label;
-            let r = rps_ratio(f, DURO_NOINDEX, other, s);
-            bars.push(Bar {
-                name: format!("req/s {duro} / {name} ≥ {limit:.1} ({label})"),
-                measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
-                value: r.median,
+            bars.push(ratio_bar(
+                format!("req/s {duro} / {name} ≥ {limit:.1} ({label})"),
+                rps_ratio(f, DURO_NOINDEX, other, s),
                 limit,
-                met: r.median.is_finite().then_some(r.median >= limit),
-            });
+                true,
+            ));
         }
         if key.ends_with("-c8") {
             let name = results.impls[JS_RPC].label;
-            let r = cpu_ratio(f, DURO_NOINDEX, JS_RPC, s);
-            bars.push(Bar {
-                name: format!("CPU per request {duro} / {name} ≤ 1.0 ({label})"),
-                measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
-                value: r.median,
-                limit: 1.0,
-                met: r.median.is_finite().then_some(r.median <= 1.0),
-            });
+            bars.push(ratio_bar(
+                format!("CPU per request {duro} / {name} ≤ 1.0 ({label})"),
+                cpu_ratio(f, DURO_NOINDEX, JS_RPC, s),
+                1.0,
+                false,
+            ));
         }
     }
     bars.push(budget_bar(&f[0]));
@@ -350,6 +367,21 @@ pub fn bars(results: &Results) -> Vec<Bar> {
         });
     }
     bars
+}
+
+/// A bar on a ratio: met when its median is at least `limit` (`at_least`) or at most.
+fn ratio_bar(name: String, r: Ratio, limit: f64, at_least: bool) -> Bar {
+    Bar {
+        name,
+        measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
+        value: r.median,
+        limit,
+        met: r.median.is_finite().then_some(if at_least {
+            r.median >= limit
+        } else {
+            r.median <= limit
+        }),
+    }
 }
 
 /// duro's wasm against the counter app's size budget.
@@ -538,25 +570,16 @@ pub fn markdown(results: &Results) -> String {
         plan.warmup.as_millis(),
     );
     let like = like_with_like(&labels);
+    let latencies = labels.join(" / ");
     let _ = writeln!(
         w,
-        "| Scenario | {} | {} | p50 {} | p99 {} |",
-        labels
-            .iter()
-            .map(|l| format!("req/s {l}"))
-            .collect::<Vec<_>>()
-            .join(" | "),
-        like.iter()
-            .map(|(_, _, title)| title.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
-        labels.join(" / "),
-        labels.join(" / "),
-    );
-    let _ = writeln!(
-        w,
-        "|---|{}--:|--:|",
-        "--:|".repeat(labels.len() + like.len())
+        "{}",
+        scenario_head(
+            "req/s",
+            &labels,
+            &like,
+            &[format!("p50 {latencies}"), format!("p99 {latencies}")]
+        )
     );
     for (s, scenario) in SCENARIOS.iter().enumerate() {
         let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
@@ -592,18 +615,9 @@ pub fn markdown(results: &Results) -> String {
     let index_cost = format!("{} / {}", labels[DURO], labels[DURO_NOINDEX]);
     let _ = writeln!(
         w,
-        "| Scenario | {} | {} | {index_cost} |",
-        labels
-            .iter()
-            .map(|l| format!("CPU µs {l}"))
-            .collect::<Vec<_>>()
-            .join(" | "),
-        like.iter()
-            .map(|(_, _, title)| title.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
+        "{}",
+        scenario_head("CPU µs", &labels, &like, &[index_cost])
     );
-    let _ = writeln!(w, "|---|{}", "--:|".repeat(labels.len() + like.len() + 1));
     for (s, scenario) in SCENARIOS.iter().enumerate() {
         let cpu: Vec<String> = f.iter().map(|fig| num(medians(fig, s).3, 0)).collect();
         let ratios: Vec<String> = like
@@ -1296,6 +1310,10 @@ mod tests {
             ]
         );
         assert_eq!(like[2].2, "duro- / rpc");
+        assert_eq!(
+            scenario_head("CPU", &labels[..2], &like[..1], &["x".to_owned()]),
+            "| Scenario | CPU duro | CPU rs | duro- / rs | x |\n|---|--:|--:|--:|--:|"
+        );
     }
 
     #[test]
