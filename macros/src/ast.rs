@@ -202,6 +202,9 @@ pub struct Method {
     pub attrs: MethodAttrs,
     pub vis: syn::Visibility,
     pub docs: Vec<syn::Attribute>,
+    /// The conditions of the method's `#[cfg(…)]` attributes: a projection under one is
+    /// published only where it holds.
+    pub cfgs: Vec<TokenStream>,
     pub sig: Signature,
 }
 
@@ -215,6 +218,7 @@ impl Method {
             attrs,
             vis: f.vis.clone(),
             docs: attr::docs(&f.attrs),
+            cfgs: attr::cfg_conditions(&f.attrs),
             sig: Signature::from_syn(&f.sig, self_ident),
         })
     }

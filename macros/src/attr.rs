@@ -58,6 +58,18 @@ pub fn docs(attrs: &[Attribute]) -> Vec<Attribute> {
         .collect()
 }
 
+/// The conditions of a method's `#[cfg(…)]` attributes (the tokens inside each).
+pub fn cfg_conditions(attrs: &[Attribute]) -> Vec<TokenStream> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .filter_map(|a| match &a.meta {
+            Meta::List(list) => Some(list.tokens.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The arguments of `#[duro::object(…)]`; `None` where an argument is absent or wrong
 /// (wrong ones are reported).
 #[derive(Default)]

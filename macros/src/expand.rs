@@ -247,13 +247,31 @@ fn index_items(m: &Methods) -> TokenStream {
         quote!(::duro::__private::encode_projection::<#ret>(&#value)
             .map(::core::option::Option::Some))
     };
+    // A projection under `#[cfg(…)]` exists only where its conditions hold; elsewhere the
+    // object publishes nothing, as one without a projection.
+    let (on, off) = if p.cfgs.is_empty() {
+        (quote!(), quote!())
+    } else {
+        let cfgs = &p.cfgs;
+        (
+            quote!(#[cfg(all(#(#cfgs),*))]),
+            quote!(
+                #[cfg(not(all(#(#cfgs),*)))]
+                type __Projection = ();
+            ),
+        )
+    };
     quote! {
+        #off
+        #on
         type __Projection = #ret;
+        #on
         const __INDEX: ::core::option::Option<::duro::__private::IndexSpec> =
             ::core::option::Option::Some(::duro::__private::IndexSpec {
                 index: #index,
                 binding: #binding,
             });
+        #on
         #[allow(unused_variables)]
         fn __projection(
             &self,
@@ -469,6 +487,23 @@ mod tests {
         let plain = expand(quote! { impl Counter { #[rpc] fn get(&self) -> u8 { 0 } } });
         assert!(plain.contains("type __Projection = ()"), "{plain}");
         assert!(!plain.contains("__INDEX"), "{plain}");
+        let gated = expand(quote! {
+            impl Counter {
+                #[cfg(feature = "index")]
+                #[index("counters")]
+                fn summary(&self) -> Summary { Summary }
+            }
+        });
+        assert!(!gated.contains("compile_error"), "{gated}");
+        let gated = gated.replace(' ', "");
+        assert!(
+            gated.contains("#[cfg(all(feature=\"index\"))]type__Projection=Summary;"),
+            "{gated}"
+        );
+        assert!(
+            gated.contains("#[cfg(not(all(feature=\"index\")))]type__Projection=();"),
+            "{gated}"
+        );
     }
 
     #[test]

@@ -429,7 +429,9 @@ pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
 /// `ctx: &Ctx` (the object's name, the clock, vars), and returns an owned `Serialize`
 /// value (the type readers decode) or an `Option` of one (`None`: the object has no
 /// entry, and keeps its state); an object has at most one projection. It may also be an
-/// `#[rpc]` method.
+/// `#[rpc]` method. Under `#[cfg(…)]` (a projection that is not also `#[rpc]`), it is
+/// published only where the condition holds, e.g. behind a Cargo feature; elsewhere the
+/// object has no index.
 ///
 /// `duro` does not re-export this attribute: `#[index(…)]` is read by `#[duro::methods]`,
 /// and `duro::index` is the module that reads the index.

@@ -1,14 +1,17 @@
 //! `cargo xtask bench [--quick] [--no-build] [--out DIR]`: the side-by-side benchmarks
 //! (see docs/design.md, "Performance", and docs/benchmarks.md).
 //!
-//! Three implementations of the same counter API run in one run on the same workerd:
+//! Five implementations of the same counter API run in one run on the same workerd:
 //! duro (`apps/counter`), a hand-written workers-rs Durable Object
-//! (`bench/baselines/rust`) and a hand-written JavaScript one (`bench/baselines/js`). Each
-//! runs in its own workerd process started directly from a generated config (no wrangler
-//! in the request path); a load generator in this crate drives them over loopback HTTP/1.1
-//! with keep-alive. Measurements of the three are interleaved (the order rotates every
-//! round) and the medians of the rounds are reported, with duro's ratios to the baselines
-//! as the headline.
+//! (`bench/baselines/rust`), a hand-written JavaScript one called with `fetch`
+//! (`bench/baselines/js`), the same called over JS RPC (`bench/baselines/js-rpc`), and
+//! duro's counter built without its `#[index]` (`bench/baselines/duro-noindex`), so that
+//! duro is compared with the baselines like with like. Each runs in its own workerd
+//! process started directly from a generated config (no wrangler in the request path); a
+//! load generator in this crate drives them over loopback HTTP/1.1 with keep-alive.
+//! Measurements of the five are interleaved (the order rotates every round) and the
+//! medians of the rounds are reported, with duro's ratios to the baselines as the
+//! headline.
 
 mod load;
 mod profile;
@@ -30,7 +33,7 @@ use crate::workspace::{self, display, note, root, since, step};
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
                          [--compare DIR] [--rounds N] [--profile | --no-profile]
 
-  --quick      a shorter run (under two minutes after the builds) that writes to
+  --quick      a shorter run (about two minutes after the builds) that writes to
                target/bench/ instead of docs/
   --no-build   use the existing builds in <app>/build/
   --disk       keep the Durable Object state on disk (target/bench/run/) instead of
@@ -107,14 +110,15 @@ impl Plan {
         Plan {
             quick: true,
             rounds: 2,
-            warmup: Duration::from_millis(250),
-            measure: Duration::from_millis(600),
+            // Short enough that the five implementations take about two minutes here.
+            warmup: Duration::from_millis(200),
+            measure: Duration::from_millis(500),
             max_requests: 200_000,
             cold_starts: 3,
             activations: 10,
-            memory_calls: [1_000, 10_000],
+            memory_calls: [1_000, 5_000],
             memory_concurrency: 8,
-            spread_memory_calls: [3_000, 6_000, 9_000],
+            spread_memory_calls: [2_000, 4_000, 6_000],
             profile: false,
             profile_rounds: 1,
         }
@@ -224,10 +228,22 @@ pub const SCENARIOS: &[Scenario] = &[
 /// The scenarios (keys in [`SCENARIOS`]) measured again under `perf`.
 pub const PROFILED: &[&str] = &["add-1obj-c8", "add-100obj-c8"];
 
+/// Where each implementation is in [`Results::impls`] and [`Results::figures`]: duro's
+/// counter app.
+pub const DURO: usize = 0;
+/// The workers-rs baseline.
+pub const RUST: usize = 1;
+/// The JavaScript baseline called with `fetch` (or the `--compare` build).
+pub const JS: usize = 2;
+/// The JavaScript baseline called over JS RPC.
+pub const JS_RPC: usize = 3;
+/// duro's counter without its `#[index]`: duro like with like.
+pub const DURO_NOINDEX: usize = 4;
+
 /// One implementation of the counter API.
 #[derive(Debug)]
 pub struct Impl {
-    /// `duro`, `rust` or `js`: keys in the JSON output.
+    /// `duro`, `rust`, `js`, `js-rpc` or `duro-noindex`: keys in the JSON output.
     pub key: &'static str,
     /// Column title.
     pub label: &'static str,
@@ -444,21 +460,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
     });
 
     let root = root();
-    let mut impls = vec![
-        Impl::new("duro", "duro", root.join("apps").join("counter"), true),
-        Impl::new(
-            "rust",
-            "workers-rs",
-            root.join("bench").join("baselines").join("rust"),
+    // In the order of [`DURO`], [`RUST`], [`JS`], [`JS_RPC`] and [`DURO_NOINDEX`]:
+    // (key, label, folder, built with worker-build).
+    let mut impls: Vec<Impl> = [
+        ("duro", "duro", "apps/counter", true),
+        ("rust", "workers-rs", "bench/baselines/rust", true),
+        ("js", "JavaScript", "bench/baselines/js", false),
+        ("js-rpc", "JS RPC", "bench/baselines/js-rpc", false),
+        (
+            "duro-noindex",
+            "duro (no index)",
+            "bench/baselines/duro-noindex",
             true,
         ),
-        Impl::new(
-            "js",
-            "JavaScript",
-            root.join("bench").join("baselines").join("js"),
-            false,
-        ),
-    ];
+    ]
+    .into_iter()
+    .map(|(key, label, dir, rust)| Impl::new(key, label, root.join(dir), rust))
+    .collect();
     if let Some(dir) = compare {
         let dir =
             std::fs::canonicalize(&dir).map_err(|e| format!("--compare {}: {e}", display(&dir)))?;
@@ -468,8 +486,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "compared".to_owned());
         // The compared worker is measured as it is: it is never built here.
-        impls[2] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
-        impls[2].prebuilt = true;
+        impls[JS] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
+        impls[JS].prebuilt = true;
     }
     if build_first {
         let tools = setup::ensure()?;
@@ -480,7 +498,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let start = Instant::now();
     step(format!(
-        "benchmarks ({}): duro vs workers-rs vs JavaScript, each in its own workerd",
+        "benchmarks ({}): duro vs workers-rs vs JavaScript (fetch and RPC), each in its own \
+         workerd",
         if plan.quick { "quick" } else { "full" }
     ));
     let workerd = workerd::binary()?;
@@ -591,7 +610,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step("results");
     println!("{}", report::summary(&results));
     note(format!(
-        "workerd's output: {}/<duro|rust|js>/workerd.log",
+        "workerd's output: {}/<implementation>/workerd.log",
         display(&scratch)
     ));
     step(format!(
@@ -626,7 +645,7 @@ fn measure(
 ) -> Result<(), String> {
     measure_cold_starts(plan, workerd, impls, scratch, state_root, figures)?;
 
-    step("starting the three servers for the load phases");
+    step("starting one server per implementation for the load phases");
     let mut servers = Vec::new();
     for imp in impls {
         let server = Server::start(

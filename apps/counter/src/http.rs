@@ -89,6 +89,7 @@ struct Home {
     routes: [&'static str; 7],
 }
 
+#[cfg(feature = "index")]
 #[derive(Serialize)]
 struct Listed<'a> {
     name: &'a str,
@@ -97,6 +98,7 @@ struct Listed<'a> {
     published_at_ms: u64,
 }
 
+#[cfg(feature = "index")]
 #[derive(Serialize)]
 struct ListBody<'a> {
     counters: Vec<Listed<'a>>,
@@ -106,6 +108,7 @@ struct ListBody<'a> {
     cursor: Option<&'a str>,
 }
 
+#[cfg(feature = "index")]
 #[derive(Serialize)]
 struct SkippedEntry<'a> {
     name: &'a str,
@@ -217,6 +220,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         // Boxed: the hot add/get path should not carry the (larger) state of the list
         // and test routes in every request's future.
+        #[cfg(feature = "index")]
         (Method::Get, ["counters"]) => Box::pin(list_counters(&req, &env, true)).await,
         (Method::Delete, ["counters", name]) => match Counter::stub(&env, name)?.delete().await {
             Ok(()) => json_response(200, &Deleted { deleted: true }),
@@ -363,7 +367,8 @@ fn list_query(req: &Request) -> std::result::Result<ListQuery, Result<Response>>
 
 /// `GET /counters`: one page of the `counters` index, read from KV. No counter is called
 /// or woken. With `use_metadata` false every entry is read with its own KV `get` (for
-/// comparison with the metadata fast path).
+/// comparison with the metadata fast path). Not in a build without the `index` feature.
+#[cfg(feature = "index")]
 async fn list_counters(req: &Request, env: &Env, use_metadata: bool) -> Result<Response> {
     let query = match list_query(req) {
         Ok(q) => q,
@@ -436,6 +441,7 @@ async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Re
             let status = resp.status_code();
             Ok(Response::from_bytes(resp.bytes().await?)?.with_status(status))
         }
+        #[cfg(feature = "index")]
         ["__test", "counters"] => list_counters(&req, env, false).await,
         ["__test", "republish", name] => match duro::index::republish::<Counter>(env, name).await {
             Ok(()) => json_response(

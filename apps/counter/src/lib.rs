@@ -135,7 +135,10 @@ impl Counter {
         ctx.delete_state();
     }
 
-    /// The counter's entry in the `counters` index (KV binding `INDEX`).
+    /// The counter's entry in the `counters` index (KV binding `INDEX`). Without the
+    /// `index` feature (on by default) the counter publishes nothing: the benchmark's
+    /// like-with-like build (`bench/baselines/duro-noindex`).
+    #[cfg(feature = "index")]
     #[index("counters")]
     fn summary(&self) -> CounterSummary {
         CounterSummary { value: self.value }

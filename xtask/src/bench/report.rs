@@ -6,7 +6,10 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{median, Figures, Plan, Profiled, Results, Stats, PROFILED, SCENARIOS};
+use super::{
+    median, Figures, Plan, Profiled, Results, Stats, DURO, DURO_NOINDEX, JS, JS_RPC, PROFILED,
+    RUST, SCENARIOS,
+};
 use crate::metadata;
 use crate::setup::WORKER_BUILD_VERSION;
 use crate::workspace::{self, format_duration, root};
@@ -17,18 +20,19 @@ The load generator (`xtask/src/bench/load.rs`: one thread and one keep-alive HTT
 connection per concurrent client, closed loop, plain TCP over 127.0.0.1) → workerd's HTTP \
 socket → the worker's `fetch` handler (for the Rust workers: worker-build's JS shim, then \
 wasm) → the Durable Object stub's `fetch` (in-process; duro sends MessagePack, the \
-baselines JSON) → the object's `fetch` → `ctx.storage` (SQLite, in the same process, its files \
-in the state folder below) → back the same way.
+baselines JSON), or for the JS RPC baseline the stub's method (`add(by)`, `get()`: JS RPC, \
+no Request or Response) → the object's `fetch` or method → `ctx.storage` (SQLite, in the \
+same process, its files in the state folder below) → back the same way.
 
 Each implementation runs in its own workerd process, started directly from a config \
 generated from its `wrangler.toml` (`workerd serve`; compatibility date, Durable Object \
 bindings, `new_sqlite_classes` → `enableSql`, `[vars]`, plus `DURO_TEST_ROUTES=1` for the \
 stats route). Not in the path: wrangler and its Node.js dev proxy, miniflare's entry \
-worker and middleware, TLS, the inspector. The three processes run side by side, idle \
+worker and middleware, TLS, the inspector. The processes run side by side, idle \
 while another is measured (the throughput and profile phases start new ones every round); \
 the machine's cores are shared by workerd and the load generator.
 
-Only duro's counter has a Workers KV binding (its `#[index]` publishes each counter's \
+Only duro's counter has a Workers KV binding (not its build without the index) (its `#[index]` publishes each counter's \
 summary, at most once per second per counter). KV is a remote service in production; \
 here an in-memory stand-in (`xtask/src/bench/kv.js`, the HTTP protocol workerd's KV \
 binding speaks) runs in a workerd process of its own, reached over 127.0.0.1. Its CPU \
@@ -167,25 +171,26 @@ pub struct Ratio {
     pub max: f64,
 }
 
-/// duro's requests/s divided by baseline `other`'s, round by round.
-pub fn rps_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
-    ratio(figures, other, scenario, |s| s.rps)
+/// Implementation `of`'s requests/s divided by implementation `to`'s, round by round.
+pub fn rps_ratio(figures: &[Figures], of: usize, to: usize, scenario: usize) -> Ratio {
+    ratio(figures, (of, to), scenario, |s| s.rps)
 }
 
-/// duro's workerd CPU time per request divided by baseline `other`'s, round by round.
-pub fn cpu_ratio(figures: &[Figures], other: usize, scenario: usize) -> Ratio {
-    ratio(figures, other, scenario, |s| s.cpu_us)
+/// Implementation `of`'s workerd CPU time per request divided by implementation `to`'s,
+/// round by round.
+pub fn cpu_ratio(figures: &[Figures], of: usize, to: usize, scenario: usize) -> Ratio {
+    ratio(figures, (of, to), scenario, |s| s.cpu_us)
 }
 
 fn ratio(
     figures: &[Figures],
-    other: usize,
+    (of, to): (usize, usize),
     scenario: usize,
     figure: fn(&super::Sample) -> f64,
 ) -> Ratio {
-    let ratios: Vec<f64> = figures[0].throughput[scenario]
+    let ratios: Vec<f64> = figures[of].throughput[scenario]
         .iter()
-        .zip(&figures[other].throughput[scenario])
+        .zip(&figures[to].throughput[scenario])
         .map(|(d, o)| figure(d) / figure(o))
         .filter(|r| r.is_finite())
         .collect();
@@ -194,6 +199,51 @@ fn ratio(
         min: ratios.iter().copied().fold(f64::NAN, f64::min),
         max: ratios.iter().copied().fold(f64::NAN, f64::max),
     }
+}
+
+/// A table's header: `first`, then one right-aligned column per implementation.
+fn table_head(first: &str, labels: &[&str]) -> String {
+    format!(
+        "| {first} | {} |\n|---|{}",
+        labels.join(" | "),
+        "--:|".repeat(labels.len())
+    )
+}
+
+/// The head of a per-scenario table: `figure` of each implementation, the like-with-like
+/// ratios, then `extra` columns.
+fn scenario_head(
+    figure: &str,
+    labels: &[&str],
+    like: &[(usize, usize, String)],
+    extra: &[String],
+) -> String {
+    let columns: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{figure} {l}"))
+        .chain(like.iter().map(|(_, _, title)| title.clone()))
+        .chain(extra.iter().cloned())
+        .collect();
+    format!(
+        "| Scenario | {} |\n|---|{}",
+        columns.join(" | "),
+        "--:|".repeat(columns.len())
+    )
+}
+
+/// The ratio columns of the throughput and CPU tables: duro without its index (like with
+/// like) over each baseline, as (numerator, denominator, column title).
+fn like_with_like(labels: &[&str]) -> Vec<(usize, usize, String)> {
+    [RUST, JS, JS_RPC]
+        .into_iter()
+        .map(|to| {
+            (
+                DURO_NOINDEX,
+                to,
+                format!("{} / {}", labels[DURO_NOINDEX], labels[to]),
+            )
+        })
+        .collect()
 }
 
 /// Medians over the rounds: requests/s, p50 ms, p99 ms, CPU µs per request.
@@ -252,16 +302,25 @@ pub fn bars(results: &Results) -> Vec<Bar> {
             continue;
         };
         let label = SCENARIOS[s].label();
-        let labels = [results.impls[1].label, results.impls[2].label];
-        for (other, limit, name) in [(1, 1.0, labels[0]), (2, 0.9, labels[1])] {
-            let r = rps_ratio(f, other, s);
-            bars.push(Bar {
-                name: format!("req/s duro / {name} ≥ {limit:.1} ({label})"),
-                measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
-                value: r.median,
+        // duro like with like: its counter without the index, which the baselines lack.
+        let duro = results.impls[DURO_NOINDEX].label;
+        for (other, limit) in [(RUST, 1.0), (JS, 0.9), (JS_RPC, 0.9)] {
+            let name = results.impls[other].label;
+            bars.push(ratio_bar(
+                format!("req/s {duro} / {name} ≥ {limit:.1} ({label})"),
+                rps_ratio(f, DURO_NOINDEX, other, s),
                 limit,
-                met: r.median.is_finite().then_some(r.median >= limit),
-            });
+                true,
+            ));
+        }
+        if key.ends_with("-c8") {
+            let name = results.impls[JS_RPC].label;
+            bars.push(ratio_bar(
+                format!("CPU per request {duro} / {name} ≤ 1.0 ({label})"),
+                cpu_ratio(f, DURO_NOINDEX, JS_RPC, s),
+                1.0,
+                false,
+            ));
         }
     }
     bars.push(budget_bar(&f[0]));
@@ -308,6 +367,21 @@ pub fn bars(results: &Results) -> Vec<Bar> {
         });
     }
     bars
+}
+
+/// A bar on a ratio: met when its median is at least `limit` (`at_least`) or at most.
+fn ratio_bar(name: String, r: Ratio, limit: f64, at_least: bool) -> Bar {
+    Bar {
+        name,
+        measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
+        value: r.median,
+        limit,
+        met: r.median.is_finite().then_some(if at_least {
+            r.median >= limit
+        } else {
+            r.median <= limit
+        }),
+    }
 }
 
 /// duro's wasm against the counter app's size budget.
@@ -408,7 +482,7 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         w,
         "Generated by `{}` on {} ({} run, {} of measurements). Do not edit: run the command \
-         again. The figures come from one run in which the three implementations were measured \
+         again. The figures come from one run in which the implementations were measured \
          side by side; compare the ratios, not the absolute numbers, which depend on the \
          machine and its load.\n",
         env.command,
@@ -424,23 +498,58 @@ pub fn markdown(results: &Results) -> String {
          - **workers-rs**: `bench/baselines/rust`, a hand-written workers-rs `#[durable_object]` \
          (value cached in a field, `storage.put(\"value\", v)`).\n\
          - **JavaScript**: `bench/baselines/js`, a hand-written `class Counter extends \
-         DurableObject` (`ctx.storage.get/put`), no build step.\n\n\
+         DurableObject` (`ctx.storage.get/put`), no build step, called with `fetch`.\n\
+         - **JS RPC**: `bench/baselines/js-rpc`, the same object with methods `add(by)` and \
+         `get()`, called over JS RPC (`env.COUNTER.getByName(name).add(by)`).\n\
+         - **duro (no index)**: `bench/baselines/duro-noindex`, the counter app's source \
+         built without its `#[index]` projection: duro doing only the work the baselines \
+         do.\n\n\
          Each add reads the counter (from memory after the first call), adds, persists and \
-         replies; the worker forwards it to one Durable Object per name with `fetch`.\n"
+         replies; the worker forwards it to one Durable Object per name, with `fetch` (JS \
+         RPC: a method call).\n"
     );
 
     let _ = writeln!(w, "## Headline: the bars from docs/design.md\n");
     let _ = writeln!(
         w,
         "Ratios are duro's figure over the baseline's, measured in the same round (the \
-         three run one after the other, the order rotating each round, every round on new \
-         workerd processes); the median over {} rounds, with the lowest and highest round in \
-         parentheses.\n",
-        plan.rounds
+         implementations run one after the other, the order rotating each round, every \
+         round on new workerd processes); the median over {} rounds, with the lowest and \
+         highest round in parentheses. The throughput bars compare the baselines with \
+         duro's counter without its index ({}), which does the same work as they do; the \
+         index's own cost is in the table after them.\n",
+        plan.rounds, labels[DURO_NOINDEX]
     );
     let _ = writeln!(w, "| Bar | Measured | |\n|---|---|---|");
     for bar in bars(results) {
         let _ = writeln!(w, "| {} | {} | {} |", bar.name, bar.measured, met(&bar));
+    }
+    let _ = writeln!(
+        w,
+        "\nThe index's own cost: the counter ({}) over the same source built without its \
+         `#[index]` ({}), in the same rounds (publishing: a timer, a KV write and a \
+         bookkeeping write per object per second while it changes).\n",
+        labels[DURO], labels[DURO_NOINDEX]
+    );
+    let _ = writeln!(
+        w,
+        "| Scenario | CPU per request {0} / {1} | req/s {0} / {1} |\n|---|--:|--:|",
+        labels[DURO], labels[DURO_NOINDEX]
+    );
+    for (s, scenario) in SCENARIOS.iter().enumerate() {
+        let c = cpu_ratio(f, DURO, DURO_NOINDEX, s);
+        let r = rps_ratio(f, DURO, DURO_NOINDEX, s);
+        let _ = writeln!(
+            w,
+            "| {} | {} ({}–{}) | {} ({}–{}) |",
+            scenario.label(),
+            num(c.median, 2),
+            num(c.min, 2),
+            num(c.max, 2),
+            num(r.median, 2),
+            num(r.min, 2),
+            num(r.max, 2),
+        );
     }
 
     let _ = writeln!(w, "\n## Throughput and latency\n");
@@ -460,31 +569,35 @@ pub fn markdown(results: &Results) -> String {
         plan.process_warmup().as_millis(),
         plan.warmup.as_millis(),
     );
+    let like = like_with_like(&labels);
+    let latencies = labels.join(" / ");
     let _ = writeln!(
         w,
-        "| Scenario | req/s {0} | req/s {1} | req/s {2} | {0} / {1} | {0} / {2} | p50 {0} / {1} / {2} | p99 {0} / {1} / {2} |",
-        labels[0], labels[1], labels[2]
+        "{}",
+        scenario_head(
+            "req/s",
+            &labels,
+            &like,
+            &[format!("p50 {latencies}"), format!("p99 {latencies}")]
+        )
     );
-    let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|");
     for (s, scenario) in SCENARIOS.iter().enumerate() {
         let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
-        let r1 = rps_ratio(f, 1, s);
-        let r2 = rps_ratio(f, 2, s);
+        let column = |pick: fn(&(f64, f64, f64, f64)) -> f64, decimals: usize| {
+            m.iter().map(|x| num(pick(x), decimals)).collect::<Vec<_>>()
+        };
+        let ratios: Vec<String> = like
+            .iter()
+            .map(|(of, to, _)| num(rps_ratio(f, *of, *to, s).median, 2))
+            .collect();
         let _ = writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} | {} / {} / {} | {} / {} / {} |",
+            "| {} | {} | {} | {} | {} |",
             scenario.label(),
-            num(m[0].0, 0),
-            num(m[1].0, 0),
-            num(m[2].0, 0),
-            num(r1.median, 2),
-            num(r2.median, 2),
-            num(m[0].1, 2),
-            num(m[1].1, 2),
-            num(m[2].1, 2),
-            num(m[0].2, 2),
-            num(m[1].2, 2),
-            num(m[2].2, 2),
+            column(|x| x.0, 0).join(" | "),
+            ratios.join(" | "),
+            column(|x| x.1, 2).join(" / "),
+            column(|x| x.2, 2).join(" / "),
         );
     }
 
@@ -494,36 +607,37 @@ pub fn markdown(results: &Results) -> String {
         "workerd's CPU time (all its threads, from `/proc/<pid>/task/*/schedstat`) over a \
          whole window divided by the requests it answered, in microseconds: what one request \
          costs the runtime, and much less sensitive than requests/s to other load on the \
-         machine. Lower is better; the ratios are per round, then the median.\n"
+         machine. Lower is better; the ratios are per round, then the median. duro's ratios \
+         are those of its counter without the index ({}), like with like; the last column is \
+         what the index costs (the counter over that build).\n",
+        labels[DURO_NOINDEX]
     );
+    let index_cost = format!("{} / {}", labels[DURO], labels[DURO_NOINDEX]);
     let _ = writeln!(
         w,
-        "| Scenario | CPU µs {0} | CPU µs {1} | CPU µs {2} | {0} / {1} | {0} / {2} |",
-        labels[0], labels[1], labels[2]
+        "{}",
+        scenario_head("CPU µs", &labels, &like, &[index_cost])
     );
-    let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|");
     for (s, scenario) in SCENARIOS.iter().enumerate() {
-        let m: Vec<(f64, f64, f64, f64)> = f.iter().map(|fig| medians(fig, s)).collect();
+        let cpu: Vec<String> = f.iter().map(|fig| num(medians(fig, s).3, 0)).collect();
+        let ratios: Vec<String> = like
+            .iter()
+            .map(|(of, to, _)| num(cpu_ratio(f, *of, *to, s).median, 2))
+            .collect();
         let _ = writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             scenario.label(),
-            num(m[0].3, 0),
-            num(m[1].3, 0),
-            num(m[2].3, 0),
-            num(cpu_ratio(f, 1, s).median, 2),
-            num(cpu_ratio(f, 2, s).median, 2),
+            cpu.join(" | "),
+            ratios.join(" | "),
+            num(cpu_ratio(f, DURO, DURO_NOINDEX, s).median, 2),
         );
     }
 
     profile_section(w, results, &labels);
 
     let _ = writeln!(w, "\n## Start-up\n");
-    let _ = writeln!(
-        w,
-        "| | {} | {} | {} |\n|---|--:|--:|--:|",
-        labels[0], labels[1], labels[2]
-    );
+    let _ = writeln!(w, "{}", table_head("", &labels));
     let row = |w: &mut String, name: String, values: Vec<String>| {
         let _ = writeln!(w, "| {name} | {} |", values.join(" | "));
     };
@@ -553,11 +667,7 @@ pub fn markdown(results: &Results) -> String {
          `panic = \"abort\"`, then wasm-opt). gzip is deflate at level 9 (flate2, as \
          `gzip -9`), the measure `cargo xtask build` checks the apps' budgets with.\n"
     );
-    let _ = writeln!(
-        w,
-        "| | {} | {} | {} |\n|---|--:|--:|--:|",
-        labels[0], labels[1], labels[2]
-    );
+    let _ = writeln!(w, "{}", table_head("", &labels));
     for file in ["index_bg.wasm", "index.js"] {
         for gz in [false, true] {
             let values = f
@@ -678,7 +788,7 @@ pub fn markdown(results: &Results) -> String {
         "A fresh workerd per implementation; {} then {} adds in total (c={}) to one object, \
          then {} reads of it, then adds over 100 objects at c=64. Wasm memory is the instance's linear memory \
          (`memory.size`, 64 KiB pages), from the stats route; it is shared by every object \
-         in the isolate. The JavaScript baseline has no wasm memory. Storage operations are \
+         in the isolate. The JavaScript baselines have no wasm memory. Storage operations are \
          counted by each implementation (duro: its storage layer; the baselines: their own \
          code around each `get`/`put`).\n",
         thousands(small),
@@ -686,11 +796,7 @@ pub fn markdown(results: &Results) -> String {
         plan.memory_concurrency,
         thousands(small)
     );
-    let _ = writeln!(
-        w,
-        "| | {} | {} | {} |\n|---|--:|--:|--:|",
-        labels[0], labels[1], labels[2]
-    );
+    let _ = writeln!(w, "{}", table_head("", &labels));
     for (k, calls) in [small, large].iter().enumerate() {
         row(
             w,
@@ -852,8 +958,8 @@ pub fn markdown(results: &Results) -> String {
             "Failed requests are left out of requests/s and latencies (the time they took \
              is not). Every acknowledged add was in the `mem` object's value unless a line \
              below says otherwise. workerd sometimes closes keep-alive connections without \
-             a reply under sustained concurrent load; this has been seen with all three \
-             implementations, the plain JavaScript one included.\n"
+             a reply under sustained concurrent load; this has been seen with every \
+             implementation, the plain JavaScript ones included.\n"
         );
         for line in failures {
             let _ = writeln!(w, "{line}");
@@ -891,8 +997,9 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         w,
         "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
-         cargo xtask bench --quick  # about a minute after the builds: writes target/bench/\n```\n\n\
-         The command builds the two Rust workers in release (`--no-build` reuses \
+         cargo xtask bench --quick  # about two minutes after the builds: writes target/bench/\n```\n\n\
+         The command builds the Rust workers (the counter, its build without the index, the \
+         workers-rs baseline) in release (`--no-build` reuses \
          `<app>/build/`), then measures, in order: cold starts, memory and storage, \
          activations, throughput, and the profile (when Linux `perf` works; `--no-profile` \
          leaves it out). Timings are never asserted in tests; the bars above are \
@@ -934,14 +1041,8 @@ fn profile_section(w: &mut String, results: &Results, labels: &[&str]) {
         let Some(scenario) = SCENARIOS.iter().find(|s| s.key == *key) else {
             continue;
         };
-        let _ = writeln!(
-            w,
-            "| {}: µs of CPU per request | {} | {} | {} |\n|---|--:|--:|--:|",
-            scenario.label(),
-            labels[0],
-            labels[1],
-            labels[2]
-        );
+        let title = format!("{}: µs of CPU per request", scenario.label());
+        let _ = writeln!(w, "{}", table_head(&title, labels));
         let cells = |value: &dyn Fn(&Profiled) -> f64| -> String {
             f.iter()
                 .map(|fig| num(value(&fig.profile[p]), 1))
@@ -1106,11 +1207,17 @@ pub fn json(results: &Results) -> Value {
         );
     }
     let mut ratios = serde_json::Map::new();
-    for (other, name) in [(1, "duro/rust"), (2, "duro/js")] {
+    let mut pairs: Vec<(usize, usize)> = [RUST, JS, JS_RPC]
+        .into_iter()
+        .flat_map(|to| [(DURO, to), (DURO_NOINDEX, to)])
+        .collect();
+    pairs.push((DURO, DURO_NOINDEX));
+    for (of, to) in pairs {
+        let name = format!("{}/{}", results.impls[of].key, results.impls[to].key);
         let mut per = serde_json::Map::new();
         for (s, scenario) in SCENARIOS.iter().enumerate() {
-            let r = rps_ratio(f, other, s);
-            let c = cpu_ratio(f, other, s);
+            let r = rps_ratio(f, of, to, s);
+            let c = cpu_ratio(f, of, to, s);
             per.insert(
                 scenario.key.to_owned(),
                 json!({
@@ -1119,7 +1226,7 @@ pub fn json(results: &Results) -> Value {
                 }),
             );
         }
-        ratios.insert(name.to_owned(), Value::Object(per));
+        ratios.insert(name, Value::Object(per));
     }
     json!({
         "date": env.date,
@@ -1185,6 +1292,28 @@ mod tests {
         assert_eq!(thousands(1_000), "1 000");
         assert_eq!(thousands(100_000), "100 000");
         assert_eq!(thousands(1_234_567), "1 234 567");
+    }
+
+    #[test]
+    fn tables_have_a_column_per_implementation() {
+        assert_eq!(table_head("", &["a", "b"]), "|  | a | b |\n|---|--:|--:|");
+        let labels = ["duro", "rs", "js", "rpc", "duro-"];
+        let like = like_with_like(&labels);
+        assert_eq!(
+            like.iter()
+                .map(|(of, to, _)| (*of, *to))
+                .collect::<Vec<_>>(),
+            [
+                (DURO_NOINDEX, RUST),
+                (DURO_NOINDEX, JS),
+                (DURO_NOINDEX, JS_RPC)
+            ]
+        );
+        assert_eq!(like[2].2, "duro- / rpc");
+        assert_eq!(
+            scenario_head("CPU", &labels[..2], &like[..1], &["x".to_owned()]),
+            "| Scenario | CPU duro | CPU rs | duro- / rs | x |\n|---|--:|--:|--:|--:|"
+        );
     }
 
     #[test]
