@@ -7,6 +7,7 @@ use futures::future::{self, Either, LocalBoxFuture};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::millis;
 use crate::error::{CallError, Error, ErrorCode, Result};
 use crate::wire::{self, Chain, Reply};
 
@@ -89,7 +90,7 @@ impl Client {
     pub fn with_timeout(mut self, timeout: core::time::Duration) -> Self {
         if let Some(caller) = &mut self.caller {
             let mut c = (**caller).clone();
-            c.deadline_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            c.deadline_ms = millis(timeout);
             *caller = Rc::new(c);
         }
         self

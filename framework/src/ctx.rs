@@ -5,6 +5,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Caller, Client};
+use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::platform::{sealed, Connect, Platform, Target};
 use crate::storage::Storage;
@@ -174,7 +175,7 @@ impl Ctx {
     fn call_timeout_ms(&self) -> u64 {
         self.var(CALL_TIMEOUT_VAR)
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_CALL_TIMEOUT.as_millis() as u64)
+            .unwrap_or(millis(DEFAULT_CALL_TIMEOUT))
     }
 }
 

@@ -61,6 +61,7 @@
 
 // The layers, ground first; a module imports only from modules above it in this list.
 // Ground: codec and errors, and every reserved name.
+mod clock;
 mod error;
 mod names;
 pub mod url;

@@ -226,10 +226,6 @@ pub(crate) async fn dead_letters(storage: &dyn Storage) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// Decodes every timer under `prefix` from a storage dump (pending or dead letters).
 #[cfg(feature = "testing")]
 pub(crate) fn decode_all<'a>(

@@ -49,6 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::LocalBoxFuture;
 
 use crate::client::{check_name, Client, Transport};
+use crate::clock::millis;
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Kv, KvSource, MemoryKv};
 use crate::names::{DEAD_PREFIX, TIMER_PREFIX};
@@ -189,7 +190,7 @@ impl TestEnv {
     /// in due order across all objects, through the same alarm path as workerd: the clock
     /// stops at each alarm's time while it runs.
     pub async fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let ms = millis(by);
         let target = self.world.clock_ms.get().saturating_add(ms);
         self.fire_until(target).await;
         self.world.set_clock(target);
@@ -198,7 +199,7 @@ impl TestEnv {
     /// Moves the manual clock forward by `by` without firing anything, as if the platform
     /// were down for that long; [`run_due_timers`](Self::run_due_timers) then catches up.
     pub fn skip(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let ms = millis(by);
         self.world
             .set_clock(self.world.clock_ms.get().saturating_add(ms));
     }

@@ -65,11 +65,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::clock::millis;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::storage::Batch;
-use crate::table::{self, millis, Entry, Op, Table};
+use crate::table::{self, Entry, Op, Table};
 use crate::wire;
 
 pub use crate::table::{

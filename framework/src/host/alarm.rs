@@ -7,6 +7,7 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::{panicked, Host, Loaded};
+use crate::clock::millis;
 use crate::error::{Error, ErrorCode, Result};
 use crate::object::Object;
 use crate::platform::AlarmReport;
@@ -137,7 +138,7 @@ impl<T: Object> Host<T> {
                     };
                     batch.put(table::dead_key(&dead.id), wire::encode(&dead)?);
                 } else {
-                    let retry_at = now.saturating_add(table::millis(table::backoff(attempts)));
+                    let retry_at = now.saturating_add(millis(table::backoff(attempts)));
                     tracing::warn!(class, object, timer, attempts, retry_at, error = %error, "timer failed; will retry");
                     let retry = Entry {
                         due_ms: retry_at,

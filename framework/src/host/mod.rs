@@ -5,9 +5,8 @@
 //!
 //! Every call, read or write, holds the object's turn while it runs: a call starts when the
 //! previous one has returned (and, for a mutating call, its state has been saved). A method
-//! that awaits another object keeps holding its turn while it waits, so two objects whose
-//! methods call each other wait on each other forever; have one side schedule the work, or
-//! call from the worker instead.
+//! that awaits another object keeps holding its turn while it waits; the call chain and
+//! the deadline below keep two objects that call each other from waiting forever.
 //!
 //! # Failures
 //!

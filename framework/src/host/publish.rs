@@ -16,11 +16,12 @@ use tracing::Instrument;
 
 use super::turn::Turn;
 use super::{Host, Loaded};
+use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::names::{BOOK_PREFIX, PUBLISH_ID, PUBLISH_METHOD};
 use crate::object::Object;
 use crate::storage::Batch;
-use crate::table::{self, millis, Entry};
+use crate::table::{self, Entry};
 use crate::wire::{self, Failure};
 
 /// Shortest time between two writes of one object's entry.
