@@ -130,7 +130,7 @@ pub mod __private {
     pub use serde;
 
     #[cfg(target_arch = "wasm32")]
-    pub use crate::wasm::WasmHost;
+    pub use crate::wasm::{raw_call, WasmHost};
     #[cfg(target_arch = "wasm32")]
     pub use worker;
     #[cfg(target_arch = "wasm32")]
@@ -401,6 +401,19 @@ macro_rules! __export_class {
                     ::duro::__private::wasm_bindgen::JsValue,
                 > {
                     self.host.alarm().await
+                }
+
+                /// A duro call over JS RPC (see `duro::wire`).
+                #[wasm_bindgen(js_name = duroCall)]
+                pub async fn duro_call(
+                    &self,
+                    protocol: Option<String>,
+                    method: String,
+                    name: Option<String>,
+                    chain: Option<String>,
+                    args: ::duro::__private::js_sys::Uint8Array,
+                ) -> ::duro::__private::wasm_bindgen::JsValue {
+                    self.host.call(protocol, method, name, chain, args).await
                 }
             }
         };

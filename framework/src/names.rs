@@ -17,22 +17,13 @@ pub(crate) const DEAD_PREFIX: &str = "__duro/dead/";
 /// Prefix of the index bookkeeping: `__duro/index/<index>`.
 pub(crate) const BOOK_PREFIX: &str = "__duro/index/";
 
-/// Path prefix of a call: `POST /__duro/call/<method>`.
-pub const CALL_PREFIX: &str = "/__duro/call/";
-/// Path of an object's stats view.
+/// Path of an object's stats view (the one route of an object's `fetch`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) const STATS_PATH: &str = "/__duro/stats";
 
-/// Header carrying the protocol version.
-pub const PROTOCOL_HEADER: &str = "x-duro-protocol";
-/// Header carrying the object's name.
-pub const NAME_HEADER: &str = "x-duro-object";
-/// Header carrying small arguments inline (base64url), instead of a body.
-pub const ARGS_HEADER: &str = "x-duro-args";
-/// Header carrying a small successful reply inline (base64url), instead of a body.
-pub const REPLY_HEADER: &str = "x-duro-reply";
-/// Header carrying the call chain of an object-to-object call.
-pub const CHAIN_HEADER: &str = "x-duro-chain";
+/// The JS RPC method of every duro class (`duroCall(protocol, method, name, chain, args)`):
+/// the generated entry's class defines it and delegates it to the wasm class.
+pub const RPC_METHOD: &str = "duroCall";
 
 /// Method name of the reserved index publish timer.
 pub(crate) const PUBLISH_METHOD: &str = "__duro/publish";
@@ -54,7 +45,6 @@ mod tests {
             assert!(method.starts_with(RESERVED_METHOD_PREFIX), "{method}");
         }
         assert!(RESERVED_PREFIX.starts_with(RESERVED_METHOD_PREFIX));
-        assert!(CALL_PREFIX.starts_with(&format!("/{RESERVED_PREFIX}")));
         assert!(STATS_PATH.starts_with(&format!("/{RESERVED_PREFIX}")));
     }
 }

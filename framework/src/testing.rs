@@ -285,9 +285,8 @@ impl TestEnv {
         body: &[u8],
     ) -> Reply {
         let host = self.world.host(T::__TARGET, name);
-        let path = format!("{}{method}", wire::CALL_PREFIX);
         let head = CallHead {
-            path: &path,
+            method,
             protocol,
             content_length: Some(body.len() as u64),
             chain: None,
@@ -487,9 +486,8 @@ impl Transport for TestTransport {
             // (which is what lets two objects that call each other meet mid-call).
             YieldOnce(false).await;
             let host = world.host(self.target, name);
-            let path = format!("{}{method}", wire::CALL_PREFIX);
             let head = CallHead {
-                path: &path,
+                method,
                 protocol: Some(wire::PROTOCOL_VERSION),
                 content_length: Some(body.len() as u64),
                 chain,

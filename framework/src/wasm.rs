@@ -1,4 +1,4 @@
-//! The workerd side: Durable Object storage as a [`Storage`], stubs over `fetch`, and the
+//! The workerd side: Durable Object storage as a [`Storage`], stubs over JS RPC, and the
 //! host behind each exported class.
 
 use std::cell::Cell;
@@ -15,7 +15,7 @@ use worker::{Env, Response};
 use crate::client::{check_name, Client, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::host::Host;
-use crate::names::STATS_PATH;
+use crate::names::{RPC_METHOD, STATS_PATH};
 use crate::object::Object;
 use crate::platform::{sealed, Connect, HostParts, HostStats, Platform, Target};
 use crate::storage::{Counters, Entries, Storage, StorageStats};
@@ -253,56 +253,65 @@ impl Transport for WorkerTransport {
         chain: Option<&'a str>,
         body: Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<Reply>> {
-        Box::pin(async move {
-            use worker::worker_sys::web_sys;
-            let headers = web_sys::Headers::new().map_err(|e| js_error("building the call", e))?;
-            let _ = headers.set(wire::PROTOCOL_HEADER, wire::PROTOCOL_VERSION);
-            let _ = headers.set(wire::NAME_HEADER, name);
-            if let Some(chain) = chain {
-                let _ = headers.set(wire::CHAIN_HEADER, chain);
-            }
-            let init = web_sys::RequestInit::new();
-            init.set_method("POST");
-            if body.len() <= wire::INLINE_LIMIT {
-                // Small arguments ride in a header: the object skips a body read, and
-                // answers small results in a header too.
-                let _ = headers.set(wire::ARGS_HEADER, &wire::base64url_encode(&body));
-            } else {
-                init.set_body(&Uint8Array::from(&body[..]));
-            }
-            init.set_headers(&headers);
-            let url = format!("https://duro.internal{}{method}", wire::CALL_PREFIX);
-            let req = web_sys::Request::new_with_str_and_init(&url, &init)
-                .map_err(|e| js_error("building the call", e))?;
-            let resp: web_sys::Response = JsFuture::from(
-                self.stub
-                    .fetch_with_request(&req)
-                    .map_err(|e| js_error("calling", e))?,
-            )
-            .await
-            .map_err(|e| {
-                let mut e = js_error("calling", e);
-                if e.code() != ErrorCode::Overloaded {
-                    e = Error::new(
-                        ErrorCode::Unavailable,
-                        format!("calling `{method}` on {name:?} failed: {}", e.message()),
-                    );
-                }
-                e
-            })?
-            .unchecked_into();
-            let status = resp.status();
-            if let Ok(Some(inline)) = resp.headers().get(wire::REPLY_HEADER) {
-                let body = wire::base64url_decode(&inline).map_err(|e| {
-                    Error::internal(format!("the reply header does not decode: {}", e.message()))
-                })?;
-                return Ok(Reply { status, body });
-            }
-            let buf = wait("reading the reply", resp.array_buffer()).await?;
-            let body = to_bytes(&buf);
-            Ok(Reply { status, body })
-        })
+        Box::pin(rpc(
+            &self.stub,
+            Some(wire::PROTOCOL_VERSION),
+            method,
+            name,
+            chain,
+            body,
+        ))
     }
+}
+
+/// One call of an object's [`RPC_METHOD`] through its stub: the arguments cross as a
+/// `Uint8Array`, the reply comes back as `[status, Uint8Array]`.
+async fn rpc(
+    stub: &JsValue,
+    protocol: Option<&str>,
+    method: &str,
+    name: &str,
+    chain: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Reply> {
+    let unavailable = |e: JsValue| {
+        let e = js_error("calling", e);
+        if e.code() == ErrorCode::Overloaded {
+            return e;
+        }
+        Error::new(
+            ErrorCode::Unavailable,
+            format!("calling `{method}` on {name:?} failed: {}", e.message()),
+        )
+    };
+    let opt = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from_str);
+    let args = js_sys::Array::of5(
+        &opt(protocol),
+        &JsValue::from_str(method),
+        &JsValue::from_str(name),
+        &opt(chain),
+        &Uint8Array::from(&body[..]),
+    );
+    // `Reflect.apply`, not `Function.prototype.apply`: on an RPC stub, `apply` is itself a
+    // remote property.
+    let call = Reflect::get(stub, &JsValue::from_str(RPC_METHOD)).map_err(unavailable)?;
+    let pending: JsValue = Reflect::apply(call.unchecked_ref::<js_sys::Function>(), stub, &args)
+        .map_err(unavailable)?;
+    let pending = JsFuture::from(js_sys::Promise::resolve(&pending));
+    let reply: JsValue = pending.await.map_err(unavailable)?;
+    let reply: js_sys::Array = reply.unchecked_into();
+    let status = reply.get(0).as_f64().unwrap_or(0.0) as u16;
+    let body = reply.get(1);
+    if status == 0 || !body.is_instance_of::<Uint8Array>() {
+        return Err(Error::internal(format!(
+            "calling `{method}` on {name:?}: the object's reply is not [status, bytes] \
+             (is the worker's entry the one `cargo xtask build` generates?)"
+        )));
+    }
+    Ok(Reply {
+        status,
+        body: to_bytes(&body),
+    })
 }
 
 impl sealed::Sealed for Env {}
@@ -348,6 +357,24 @@ pub async fn object_stats<T: Object>(env: &Env, name: &str) -> Result<String> {
     resp.text()
         .await
         .map_err(|e| Error::new(ErrorCode::Unavailable, e.to_string()))
+}
+
+/// Sends raw argument bytes to `method` of the object `name` bound as `binding`, with the
+/// given protocol version: the e2e tests' way to send what no typed stub would.
+#[doc(hidden)]
+pub async fn raw_call(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    protocol: Option<&str>,
+    method: &str,
+    body: Vec<u8>,
+) -> Result<Reply> {
+    let stub = env
+        .durable_object(binding)
+        .and_then(|ns| ns.get_by_name(name))
+        .map_err(|e| Error::internal(e.to_string()))?;
+    rpc(&stub.into_rpc(), protocol, method, name, None, body).await
 }
 
 static TRACING: Once = Once::new();
@@ -396,23 +423,6 @@ pub struct WasmHost<T: Object> {
     fetches: Cell<u64>,
 }
 
-/// The HTTP reply. A small success answers a call whose arguments came inline in the
-/// [`wire::REPLY_HEADER`] header, with no body.
-fn respond(reply: Reply, inline: bool) -> core::result::Result<JsValue, JsValue> {
-    use worker::worker_sys::web_sys;
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    if inline && reply.status == 200 && reply.body.len() <= wire::INLINE_LIMIT {
-        let headers = web_sys::Headers::new()?;
-        headers.set(wire::REPLY_HEADER, &wire::base64url_encode(&reply.body))?;
-        init.set_headers(&headers);
-        return Ok(web_sys::Response::new_with_opt_buffer_source_and_init(None, &init)?.into());
-    }
-    let body = Uint8Array::from(&reply.body[..]);
-    let resp = web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)?;
-    Ok(resp.into())
-}
-
 impl<T: Object> WasmHost<T> {
     /// Called from the class constructor.
     pub fn new(state: DurableObjectState, env: Env) -> Self {
@@ -437,80 +447,54 @@ impl<T: Object> WasmHost<T> {
         }
     }
 
-    /// The class's `fetch` handler.
+    /// The class's `fetch` handler: the stats view. Calls come over JS RPC
+    /// ([`WasmHost::call`]), not `fetch`.
     pub async fn fetch(
         &self,
         req: worker::worker_sys::web_sys::Request,
     ) -> core::result::Result<JsValue, JsValue> {
         self.fetches.set(self.fetches.get() + 1);
         // The raw web_sys request: worker's wrappers parse the URL with the `url` crate
-        // (~60 KiB of wasm) and read bodies through a stream reader that costs CPU per call.
+        // (~60 KiB of wasm).
         let url = req.url();
-        let path = crate::url::path(&url);
-        if path == STATS_PATH {
+        if crate::url::path(&url) == STATS_PATH {
             return self.stats_response();
         }
-        let headers = req.headers();
-        let header = |name: &str| headers.get(name).ok().flatten();
-        let protocol = header(wire::PROTOCOL_HEADER);
-        let name = header(wire::NAME_HEADER);
-        let chain = header(wire::CHAIN_HEADER);
-        let content_length = header("content-length").and_then(|v| v.parse().ok());
+        let resp =
+            Response::error("not found", 404).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+    }
+
+    /// The class's RPC method ([`RPC_METHOD`]): checks the call's head, and the argument
+    /// length before the bytes are copied out of the `Uint8Array`, then runs the call.
+    /// Answers `[status, Uint8Array]`.
+    pub async fn call(
+        &self,
+        protocol: Option<String>,
+        method: String,
+        name: Option<String>,
+        chain: Option<String>,
+        args: Uint8Array,
+    ) -> JsValue {
         let head = CallHead {
-            path,
+            method: &method,
             protocol: protocol.as_deref(),
-            content_length,
+            content_length: Some(u64::from(args.length())),
             chain: chain.as_deref(),
         };
-        // The one check of the head, before the body is read: a bad head or a declared
-        // oversized body is rejected without reading it.
-        let limit = self.host.body_limit();
-        let method = match wire::check_head(&head, limit) {
-            Ok(method) => method,
-            Err(e) => return respond(Reply::error(e), false),
-        };
-        if let Some(args) = header(wire::ARGS_HEADER) {
-            let body = match wire::check_len(args.len() as u64, limit)
-                .and_then(|()| wire::base64url_decode(&args))
-            {
-                Ok(body) => body,
-                Err(e) => return respond(Reply::error(e), true),
-            };
-            let reply = self
-                .host
-                .call(method, name.as_deref(), head.chain, &body)
-                .await;
-            return respond(reply, true);
-        }
-        let body = match req.array_buffer() {
-            Ok(p) => match JsFuture::from(p).await {
-                Ok(b) => to_bytes(&b),
-                Err(e) => {
-                    return respond(
-                        Reply::error(Error::bad_request(format!(
-                            "reading the request body failed: {e:?}"
-                        ))),
-                        false,
-                    )
-                }
-            },
-            Err(e) => {
-                return respond(
-                    Reply::error(Error::bad_request(format!(
-                        "reading the request body failed: {e:?}"
-                    ))),
-                    false,
-                )
+        let reply = match wire::check_head(&head, self.host.body_limit()) {
+            Ok(method) => {
+                self.host
+                    .call(method, name.as_deref(), head.chain, &args.to_vec())
+                    .await
             }
+            Err(e) => self.host.reject(e),
         };
-        if let Err(e) = wire::check_len(body.len() as u64, limit) {
-            return respond(Reply::error(e), false);
-        }
-        let reply = self
-            .host
-            .call(method, name.as_deref(), head.chain, &body)
-            .await;
-        respond(reply, false)
+        js_sys::Array::of2(
+            &JsValue::from(reply.status),
+            &Uint8Array::from(&reply.body[..]),
+        )
+        .into()
     }
 
     /// The class's `alarm` handler. An error makes the platform retry the alarm.

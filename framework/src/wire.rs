@@ -1,9 +1,10 @@
 //! The worker ⇄ object wire protocol.
 //!
-//! A call is `POST /__duro/call/<method>` with the header `x-duro-protocol: 1`, the header
-//! `x-duro-object: <name>` and a MessagePack body holding the argument tuple. A success is
-//! `200` with the MessagePack result; a failure is the status of its [`ErrorCode`] with a
-//! MessagePack [`ErrorBody`]. The codec is rmp-serde: structs are encoded with field names
+//! A call is one JS RPC call of the object's [`RPC_METHOD`] with the protocol version
+//! (`"1"`), the method's name, the object's name, the call [`Chain`] (or `null`) and a
+//! MessagePack `Uint8Array` holding the argument tuple. It answers `[status, bytes]`: `200`
+//! with the MessagePack result, or the status of its [`ErrorCode`] with a MessagePack
+//! [`ErrorBody`]. The codec is rmp-serde: structs are encoded with field names
 //! (`rmp_serde::to_vec_named`), so reordering fields is not a breaking change; decoders also
 //! take structs as arrays, as rmp-serde's does.
 //!
@@ -98,21 +99,16 @@ fn scan(bytes: &[u8]) -> Result<(), MsgpackError> {
     }
 }
 
-pub use crate::names::{
-    ARGS_HEADER, CALL_PREFIX, CHAIN_HEADER, NAME_HEADER, PROTOCOL_HEADER, REPLY_HEADER,
-};
+pub use crate::names::RPC_METHOD;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: &str = "1";
 /// Default limit on request bodies, enforced before decoding.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
-/// Largest payload sent in [`ARGS_HEADER`] or [`REPLY_HEADER`]; larger ones use the body.
-/// Headers arrive with the request, so small calls skip two asynchronous body reads.
-pub const INLINE_LIMIT: usize = 2048;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Encodes bytes as unpadded base64url, for [`ARGS_HEADER`] and [`REPLY_HEADER`].
+/// Encodes bytes as unpadded base64url (the text form of a call's [`Chain`]).
 ///
 /// ```
 /// assert_eq!(duro::wire::base64url_encode(b"duro?"), "ZHVybz8");
@@ -134,7 +130,7 @@ pub fn base64url_encode(bytes: &[u8]) -> String {
 
 /// Decodes unpadded base64url; a failure is a `bad_request`. Never panics.
 pub fn base64url_decode(text: &str) -> Result<Vec<u8>, Error> {
-    let bad = || Error::bad_request(format!("{ARGS_HEADER} is not base64url"));
+    let bad = || Error::bad_request("not base64url");
     let digits = text.as_bytes();
     if digits.len() % 4 == 1 {
         return Err(bad());
@@ -228,39 +224,40 @@ impl Reply {
     }
 }
 
-/// A call as it arrives at an object, after the HTTP layer.
+/// A call as it arrives at an object, before its arguments are read.
 #[derive(Debug, Clone, Copy)]
 pub struct CallHead<'a> {
-    /// The request path.
-    pub path: &'a str,
-    /// The protocol header, if present.
+    /// The method's wire name.
+    pub method: &'a str,
+    /// The caller's protocol version, if it sent one.
     pub protocol: Option<&'a str>,
-    /// The declared body length, if present (checked before the body is read).
+    /// The length of the arguments (checked before they are copied or decoded).
     pub content_length: Option<u64>,
-    /// The [`Chain`] header of an object-to-object call, if present.
+    /// The [`Chain`] of an object-to-object call, if any.
     pub chain: Option<&'a str>,
 }
 
-/// Checks a call's path, protocol header and declared length, and returns the method name.
+/// Longest method name a call may carry.
+const MAX_METHOD: usize = 256;
+
+/// Checks a call's method name, protocol version and argument length, and returns the
+/// method name.
 ///
 /// ```
 /// use duro::wire::{check_head, CallHead};
-/// let head = CallHead { path: "/__duro/call/add", protocol: Some("1"), content_length: Some(3), chain: None };
+/// let head = CallHead { method: "add", protocol: Some("1"), content_length: Some(3), chain: None };
 /// assert_eq!(check_head(&head, 1024).unwrap(), "add");
 /// let bad = CallHead { protocol: Some("2"), ..head };
 /// assert_eq!(check_head(&bad, 1024).unwrap_err().code(), duro::ErrorCode::UnsupportedProtocol);
 /// ```
 pub fn check_head<'a>(head: &CallHead<'a>, limit: usize) -> Result<&'a str, Error> {
-    let method = head
-        .path
-        .strip_prefix(CALL_PREFIX)
-        .filter(|m| !m.is_empty() && !m.contains('/'))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::UnknownMethod,
-                format!("not a duro call path: {:?}", truncate(head.path)),
-            )
-        })?;
+    let method = head.method;
+    if method.is_empty() || method.len() > MAX_METHOD || method.contains('/') {
+        return Err(Error::new(
+            ErrorCode::UnknownMethod,
+            format!("not a method name: {:?}", truncate(method)),
+        ));
+    }
     match head.protocol {
         Some(PROTOCOL_VERSION) => {}
         Some(other) => {
@@ -275,7 +272,7 @@ pub fn check_head<'a>(head: &CallHead<'a>, limit: usize) -> Result<&'a str, Erro
         None => {
             return Err(Error::new(
                 ErrorCode::UnsupportedProtocol,
-                format!("missing {PROTOCOL_HEADER} header; this object speaks version {PROTOCOL_VERSION}"),
+                format!("the call names no protocol version; this object speaks version {PROTOCOL_VERSION}"),
             ))
         }
     }
@@ -366,7 +363,7 @@ pub fn decode_reply<T: DeserializeOwned, E: DeserializeOwned>(
 }
 
 /// The objects a call came through, oldest first, as `Class/name`: it travels with every
-/// object-to-object call in [`CHAIN_HEADER`] (base64url MessagePack), so that a call that
+/// object-to-object call as text (base64url MessagePack), so that a call that
 /// would re-enter an object already waiting for it fails fast instead of waiting forever.
 ///
 /// ```
@@ -431,9 +428,9 @@ impl Chain {
     /// Reads a header value; a bad one is a `bad_request`.
     pub fn decode(header: &str) -> Result<Chain, Error> {
         let bytes = base64url_decode(header)?;
-        decode::<Vec<String>>(&bytes).map(Chain).map_err(|e| {
-            Error::bad_request(format!("the {CHAIN_HEADER} header does not decode: {e}"))
-        })
+        decode::<Vec<String>>(&bytes)
+            .map(Chain)
+            .map_err(|e| Error::bad_request(format!("the call chain does not decode: {e}")))
     }
 
     /// Fails with `call_cycle` if a call of this chain to `class`/`name` would wait on
@@ -494,7 +491,7 @@ mod tests {
     #[test]
     fn head_checks() {
         let head = CallHead {
-            path: "/__duro/call/add",
+            method: "add",
             protocol: Some("1"),
             content_length: Some(10),
             chain: None,
@@ -517,7 +514,7 @@ mod tests {
             ErrorCode::UnsupportedProtocol
         );
         let path = CallHead {
-            path: "/elsewhere",
+            method: "a/b",
             ..head
         };
         assert_eq!(
@@ -727,8 +724,8 @@ mod tests {
         }
 
         #[test]
-        fn heads_never_panic(path in ".{0,80}", proto in proptest::option::of(".{0,8}"), len in any::<Option<u64>>()) {
-            let head = CallHead { path: &path, protocol: proto.as_deref(), content_length: len, chain: None };
+        fn heads_never_panic(method in ".{0,80}", proto in proptest::option::of(".{0,8}"), len in any::<Option<u64>>()) {
+            let head = CallHead { method: &method, protocol: proto.as_deref(), content_length: len, chain: None };
             let _ = check_head(&head, DEFAULT_BODY_LIMIT);
         }
 

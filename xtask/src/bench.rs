@@ -706,6 +706,14 @@ impl Impl {
             source: main.clone(),
         }];
         if self.rust {
+            // duro's entry (`build/entry.js`) imports worker-build's output.
+            let index = self.dir.join("build").join("index.js");
+            if main != index {
+                modules.push(Module {
+                    name: "index.js".to_owned(),
+                    source: index,
+                });
+            }
             modules.push(Module {
                 name: "index_bg.wasm".to_owned(),
                 source: build::wasm_path(&self.dir),

@@ -1,4 +1,5 @@
-//! `cargo xtask build [app] [--dev]`: builds workers with worker-build.
+//! `cargo xtask build [app] [--dev]`: builds workers with worker-build, and writes the JS
+//! entry of each duro app (see `entry.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::time::Instant;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use crate::entry;
 use crate::metadata::{self, AppMetadata};
 use crate::setup::{self, Tools};
 use crate::workspace::{self, display, note, root, since, step};
@@ -183,6 +185,9 @@ pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, Strin
                 display(file)
             ));
         }
+    }
+    if entry::wanted(dir)? {
+        entry::write(dir)?;
     }
     let built = Built::measure(dir)?;
     note(format!("built in {}", since(start)));

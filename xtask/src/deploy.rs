@@ -16,7 +16,7 @@
 //! they did.
 //!
 //! wrangler runs with a config derived from the app's `wrangler.toml` and written next to
-//! the build (`build/wrangler.deploy.toml`: `main` is `index.js`, no `[build]` command,
+//! the build (`build/wrangler.deploy.toml`: `main` is `entry.js`, no `[build]` command,
 //! since the build is done here first). The account and token come from the environment,
 //! as for wrangler: `CLOUDFLARE_API_TOKEN` and `CLOUDFLARE_ACCOUNT_ID`.
 
@@ -509,7 +509,7 @@ impl App {
         let main = config
             .get("main")
             .and_then(toml::Value::as_str)
-            .unwrap_or("build/index.js");
+            .unwrap_or("build/entry.js");
         let main = Path::new(main)
             .strip_prefix("build")
             .map_err(|_| {

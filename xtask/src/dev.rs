@@ -27,7 +27,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(600);
 /// The showcase's config, written when the root has none yet.
 const SHOWCASE_CONFIG: &str = r#"# The showcase worker that `cargo xtask dev` runs: the counter app.
 name = "duro-showcase"
-main = "apps/counter/build/index.js"
+main = "apps/counter/build/entry.js"
 compatibility_date = "2025-09-01"
 
 [[durable_objects.bindings]]
@@ -217,7 +217,7 @@ fn banner(app: &AppMetadata, app_dir: &str, showcase: bool, url: &str) -> (Strin
     (format!("{what} is running at {url}"), lines)
 }
 
-/// The app folder a config's `main = "<app>/build/index.js"` points into.
+/// The app folder a config's `main = "<app>/build/entry.js"` points into.
 fn showcase_app(config: &Path) -> Result<PathBuf, String> {
     let table = read_config(config)?;
     let main = table

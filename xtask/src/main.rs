@@ -6,6 +6,7 @@ mod bench;
 mod build;
 mod deploy;
 mod dev;
+mod entry;
 mod metadata;
 mod new;
 mod setup;

@@ -2,7 +2,7 @@
 
 use duro::{CallError, ErrorCode, Object};
 use serde::{Deserialize, Serialize};
-use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{event, Context, Env, Method, Request, Response, Result};
 
 use crate::{valid_name, Counter, CounterError};
 
@@ -420,26 +420,20 @@ fn test_routes(env: &Env) -> bool {
 async fn test_route(mut req: Request, env: &Env, segments: &[&str]) -> Result<Response> {
     match segments {
         ["__test", "raw", name, method] => {
-            // Forwards bytes and the protocol header verbatim to the object.
+            // Sends the bytes and the protocol version verbatim to the object.
             let bytes = req.bytes().await?;
-            let headers = Headers::new();
-            if let Some(v) = req.headers().get(duro::wire::PROTOCOL_HEADER)? {
-                headers.set(duro::wire::PROTOCOL_HEADER, &v)?;
-            }
-            headers.set(duro::wire::NAME_HEADER, name)?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(worker::js_sys::Uint8Array::from(&bytes[..]).into()));
-            let url = format!("https://duro.internal{}{method}", duro::wire::CALL_PREFIX);
-            let stub = env
-                .durable_object(<Counter as Object>::BINDING)?
-                .get_by_name(name)?;
-            let mut resp = stub
-                .fetch_with_request(Request::new_with_init(&url, &init)?)
-                .await?;
-            let status = resp.status_code();
-            Ok(Response::from_bytes(resp.bytes().await?)?.with_status(status))
+            let protocol = req.headers().get("x-duro-protocol")?;
+            let reply = duro::__private::raw_call(
+                env,
+                <Counter as Object>::BINDING,
+                name,
+                protocol.as_deref(),
+                method,
+                bytes,
+            )
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            Ok(Response::from_bytes(reply.body)?.with_status(reply.status))
         }
         #[cfg(feature = "index")]
         ["__test", "counters"] => list_counters(&req, env, false).await,

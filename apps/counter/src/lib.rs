@@ -99,6 +99,14 @@ impl Counter {
         Ok(self.value)
     }
 
+    /// Adds `by`, then panics. A panic resets the worker's wasm instance; the addition was
+    /// never saved, so the next call sees the value as it was (the e2e tests' proof).
+    #[rpc]
+    fn add_then_panic(&mut self, by: i64) -> i64 {
+        self.value = self.value.wrapping_add(by);
+        panic!("add_then_panic({by}): panicking as asked")
+    }
+
     /// The current value (0 for a counter never added to). A read: never writes storage.
     #[rpc]
     fn get(&self) -> i64 {

@@ -137,13 +137,16 @@ impl<T: Object> Host<T> {
             .and_then(|m| wire::check_len(body.len() as u64, self.body_limit).map(|()| m))
         {
             Ok(m) => m,
-            Err(e) => {
-                self.calls.set(self.calls.get() + 1);
-                tracing::debug!(class = T::CLASS, error = %e, "duro call rejected");
-                return Reply::error(e);
-            }
+            Err(e) => return self.reject(e),
         };
         self.call(method, name, head.chain, body).await
+    }
+
+    /// The reply to a call whose head or size was refused (it counts as a call).
+    pub fn reject(&self, e: Error) -> Reply {
+        self.calls.set(self.calls.get() + 1);
+        tracing::debug!(class = T::CLASS, error = %e, "duro call rejected");
+        Reply::error(e)
     }
 
     /// Runs `method` with encoded arguments and returns the encoded reply. The caller has

@@ -155,3 +155,32 @@ fn a_user_error_is_422_with_its_data_and_changes_nothing() {
     assert!(!error.retryable, "a user error is not retryable: {error:?}");
     assert_unchanged(&client, "r", i64::MAX, "add past i64::MAX");
 }
+
+#[test]
+#[ignore = "needs the built wasm and workerd: run via cargo xtask test"]
+fn a_panic_loses_nothing_saved_and_the_next_call_works() {
+    let app = Fixture::new("counter");
+    let client = app.worker.client();
+    add_ok(&client, "p", 5);
+    add_ok(&client, "other", 7);
+    // The method adds, then panics: the wasm instance is reset and the addition, never
+    // saved, is gone. The caller gets an error reply, not a hang.
+    let reply = raw(
+        &client,
+        "p",
+        "add_then_panic",
+        Some("1"),
+        &encode(&(100i64,)),
+    );
+    assert!(
+        reply.status >= 500,
+        "a panicking call: expected a 5xx, got {} {:?}",
+        reply.status,
+        reply.text()
+    );
+    assert_unchanged(&client, "p", 5, "a panic");
+    // Every object of the isolate reloads its state from storage after the reset.
+    assert_unchanged(&client, "other", 7, "another object's panic");
+    add_ok(&client, "p", 1);
+    assert_unchanged(&client, "p", 6, "an add after the panic");
+}
