@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::client::{Caller, Client};
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::platform::{sealed, Connect, Platform, Target};
+use crate::platform::{sealed, Connect, Platform, RawSocket, Target};
+use crate::socket::Frame;
 use crate::storage::Storage;
 use crate::table::{Op, Ops};
 use crate::wire::Chain;
@@ -43,6 +44,24 @@ pub struct Ctx {
     chain: Chain,
     /// Set when a call this turn made passed its deadline: the turn then rolls back.
     deadline_passed: Rc<RefCell<Option<Error>>>,
+    /// What the turn sends to WebSockets, delivered once its state is saved.
+    outbox: RefCell<Vec<Out>>,
+    /// The socket whose close this turn handles: no longer listed.
+    closing: Cell<Option<u64>>,
+}
+
+/// A WebSocket send or close, held until the turn's state is saved.
+pub(crate) enum Out {
+    /// To the socket with this id.
+    To(u64, Frame),
+    /// To every socket (with the tag, if given) except the one with the id, if given.
+    All {
+        tag: Option<String>,
+        except: Option<u64>,
+        frame: Frame,
+    },
+    /// Closes the socket with this id.
+    Close(u64, u16, String),
 }
 
 impl core::fmt::Debug for Ctx {
@@ -71,6 +90,77 @@ impl Ctx {
             timer_ops: Ops::default(),
             chain: Chain::default(),
             deadline_passed: Rc::default(),
+            outbox: RefCell::default(),
+            closing: Cell::new(None),
+        }
+    }
+
+    pub(crate) fn push_out(&self, out: Out) {
+        self.outbox.borrow_mut().push(out);
+    }
+
+    /// Takes what the turn sends (to deliver once it is saved, or to drop on rollback).
+    pub(crate) fn take_outbox(&self) -> Vec<Out> {
+        core::mem::take(&mut *self.outbox.borrow_mut())
+    }
+
+    pub(crate) fn set_closing(&self, id: u64) {
+        self.closing.set(Some(id));
+    }
+
+    /// The object's connected sockets (with `tag`), without the one this turn closes.
+    pub(crate) fn raw_sockets(&self, tag: Option<&str>) -> Vec<RawSocket> {
+        let closing = self.closing.get();
+        let mut all = self.platform.sockets(tag);
+        if let Some(id) = closing {
+            all.retain(|s| {
+                crate::socket::envelope_head(&s.envelope)
+                    .ok()
+                    .map(|(i, _)| i)
+                    != Some(id)
+            });
+        }
+        all
+    }
+
+    /// Delivers what a saved turn sent.
+    pub(crate) fn deliver(&self, outbox: Vec<Out>) {
+        if outbox.is_empty() {
+            return;
+        }
+        let mut all: Option<Vec<(u64, Vec<String>, RawSocket)>> = None;
+        let mut everyone = || -> Vec<(u64, Vec<String>, RawSocket)> {
+            self.platform
+                .sockets(None)
+                .into_iter()
+                .filter_map(|s| {
+                    let (id, tags) = crate::socket::envelope_head(&s.envelope).ok()?;
+                    Some((id, tags, s))
+                })
+                .collect()
+        };
+        for out in outbox {
+            let sockets = all.get_or_insert_with(&mut everyone);
+            match out {
+                Out::To(id, frame) => {
+                    if let Some((_, _, s)) = sockets.iter().find(|(i, _, _)| *i == id) {
+                        s.handle.send(&frame);
+                    }
+                }
+                Out::All { tag, except, frame } => {
+                    for (id, tags, s) in sockets.iter() {
+                        let tagged = tag.as_ref().is_none_or(|t| tags.contains(t));
+                        if tagged && Some(*id) != except {
+                            s.handle.send(&frame);
+                        }
+                    }
+                }
+                Out::Close(id, code, reason) => {
+                    if let Some((_, _, s)) = sockets.iter().find(|(i, _, _)| *i == id) {
+                        s.handle.close(code, &reason);
+                    }
+                }
+            }
         }
     }
 

@@ -89,7 +89,7 @@ impl ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 11] = [
+    pub(crate) const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::UnknownMethod,

@@ -72,6 +72,8 @@ mod persist;
 pub mod storage;
 #[doc(hidden)]
 pub mod wire;
+// WebSocket frames, upgrade requests and socket handles.
+mod socket;
 // Clients, and the seams the runtimes (wasm, testing) implement.
 mod client;
 mod platform;
@@ -81,6 +83,7 @@ mod platform;
 mod cron;
 mod ctx;
 mod object;
+mod sockets;
 mod table;
 pub mod timers;
 // The host: turns, alarms, publishing.
@@ -100,10 +103,12 @@ pub use error::{CallError, Error, ErrorCode, Result};
 pub use names::RESERVED_PREFIX;
 pub use object::{Object, Stub};
 pub use platform::{AlarmReport, Connect, HostStats};
+pub use socket::{Accept, Frame, Refuse, Socket, Upgrade, MAX_ATTACHMENT, MAX_TAGS, MAX_TAG_LEN};
+pub use sockets::{SocketHub, Sockets};
 pub use timers::{Timer, TimerId, TimerInfo};
 
 #[cfg(target_arch = "wasm32")]
-pub use wasm::{object_stats, WorkerStorage};
+pub use wasm::{forward, object_stats, WorkerStorage};
 
 /// The worker crate duro builds on, for apps that need its HTTP types.
 #[cfg(target_arch = "wasm32")]
@@ -123,7 +128,8 @@ pub mod __private {
     pub use crate::migrate::{Chain, Migrate, Now, Step};
     pub use crate::names::RESERVED_METHOD_PREFIX;
     pub use crate::object::{Handler, IndexSpec, Method, TimerMethod};
-    pub use crate::platform::{Endpoint, HostParts, Target};
+    pub use crate::platform::{Endpoint, HostParts, RawSocket, SocketHandle, Target};
+    pub use crate::sockets::{HasSockets, NoSockets, Probe, SocketTable};
     pub use crate::timers::Timer;
     pub use crate::wire::{decode_args, encode, Failure};
     pub use futures::future::LocalBoxFuture;
@@ -401,6 +407,23 @@ macro_rules! __export_class {
                     ::duro::__private::wasm_bindgen::JsValue,
                 > {
                     self.host.alarm().await
+                }
+
+                #[wasm_bindgen(js_name = webSocketMessage)]
+                pub async fn web_socket_message(
+                    &self,
+                    ws: ::duro::__private::worker::worker_sys::web_sys::WebSocket,
+                    message: ::duro::__private::wasm_bindgen::JsValue,
+                ) {
+                    self.host.socket_message(ws, message).await
+                }
+
+                #[wasm_bindgen(js_name = webSocketClose)]
+                pub async fn web_socket_close(
+                    &self,
+                    ws: ::duro::__private::worker::worker_sys::web_sys::WebSocket,
+                ) {
+                    self.host.socket_close(ws).await
                 }
 
                 /// A duro call over JS RPC (see `duro::wire`).

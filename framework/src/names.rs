@@ -21,6 +21,11 @@ pub(crate) const BOOK_PREFIX: &str = "__duro/index/";
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) const STATS_PATH: &str = "/__duro/stats";
 
+/// Header with which `duro::forward` tells an object its name (the platform gives only
+/// an id).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) const NAME_HEADER: &str = "x-duro-object";
+
 /// The JS RPC method of every duro class (`duroCall(protocol, method, name, chain, args)`):
 /// the generated entry's class defines it and delegates it to the wasm class.
 pub const RPC_METHOD: &str = "duroCall";

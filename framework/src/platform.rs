@@ -8,6 +8,7 @@ use futures::future::LocalBoxFuture;
 
 use crate::client::Client;
 use crate::error::Result;
+use crate::socket::{Frame, Refuse, Upgrade};
 use crate::storage::{Storage, StorageStats};
 use crate::wire::{CallHead, Reply};
 
@@ -53,9 +54,30 @@ pub trait Platform {
     fn kv(&self, binding: &str) -> Result<Rc<dyn duro_index::Kv>>;
     /// The worker var (or secret) `name`, as text.
     fn var(&self, name: &str) -> Option<String>;
+    /// The object's connected WebSockets (with the tag `tag`, if given).
+    fn sockets(&self, tag: Option<&str>) -> Vec<RawSocket>;
     /// The worker's env.
     #[cfg(target_arch = "wasm32")]
     fn env(&self) -> &worker::Env;
+}
+
+/// A connected WebSocket as a runtime holds it: what duro keeps with it (see
+/// `socket::envelope`) and how to reach it.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct RawSocket {
+    pub envelope: Vec<u8>,
+    pub handle: Rc<dyn SocketHandle>,
+}
+
+/// Sends to, or closes, one WebSocket. Failures (a socket closing meanwhile) are ignored:
+/// its close handler runs when the platform reports it.
+#[doc(hidden)]
+pub trait SocketHandle {
+    /// Sends one frame.
+    fn send(&self, frame: &Frame);
+    /// Closes the socket with `code` and `reason`.
+    fn close(&self, code: u16, reason: &str);
 }
 
 /// What a live object is made of.
@@ -90,6 +112,10 @@ pub struct AlarmReport {
     pub failed: u32,
 }
 
+/// Hands an accepted socket (its envelope and tags) to the runtime.
+#[doc(hidden)]
+pub type AcceptSocket<'a> = Box<dyn FnOnce(&[u8], Vec<String>) -> Result<()> + 'a>;
+
 /// A type-erased live object, as runtimes hold it.
 #[doc(hidden)]
 pub trait Endpoint {
@@ -104,4 +130,20 @@ pub trait Endpoint {
     fn stats(&self) -> HostStats;
     /// Runs the due timers (the platform alarm fired).
     fn alarm(&self) -> LocalBoxFuture<'_, Result<AlarmReport>>;
+    /// A WebSocket upgrade: `connect`, then `accept` (the runtime keeps the socket), then
+    /// `open`.
+    fn connect_socket<'a>(
+        &'a self,
+        name: &'a str,
+        request: &'a Upgrade,
+        accept: AcceptSocket<'a>,
+    ) -> LocalBoxFuture<'a, core::result::Result<(), Refuse>>;
+    /// A message from a socket.
+    fn socket_message<'a>(
+        &'a self,
+        from: &'a RawSocket,
+        frame: &'a Frame,
+    ) -> LocalBoxFuture<'a, ()>;
+    /// A socket closed.
+    fn socket_close<'a>(&'a self, socket: &'a RawSocket) -> LocalBoxFuture<'a, ()>;
 }

@@ -54,7 +54,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Kv, KvSource, MemoryKv};
 use crate::names::{DEAD_PREFIX, TIMER_PREFIX};
 use crate::object::Object;
-use crate::platform::{sealed, Connect, Endpoint, HostParts, HostStats, Platform, Target};
+use crate::platform::{
+    sealed, Connect, Endpoint, HostParts, HostStats, Platform, RawSocket, SocketHandle, Target,
+};
+use crate::socket::{Frame, Refuse, Upgrade};
 use crate::storage::{MemoryStorage, Storage};
 use crate::table::{self, TimerInfo};
 use crate::wire::{self, CallHead, Reply};
@@ -68,6 +71,8 @@ struct Slot {
     target: Target,
     storage: Rc<MemoryStorage>,
     host: Option<Rc<dyn Endpoint>>,
+    /// Connected WebSockets: kept when the host is dropped, as hibernation keeps them.
+    sockets: Vec<RawSocket>,
     /// Activations of hosts dropped by restarts, so stats survive them.
     past: HostStats,
 }
@@ -133,8 +138,9 @@ impl TestEnv {
         }
     }
 
-    /// Drops every live object, keeping storage: the next call to each object activates it
-    /// again and loads its state from storage, as after an eviction or a deploy.
+    /// Drops every live object, keeping storage and connected WebSockets: the next call,
+    /// timer or socket message to each object activates it again and loads its state from
+    /// storage, as after an eviction with hibernated sockets, or a deploy.
     pub fn restart(&self) {
         let mut objects = self.world.objects.borrow_mut();
         for slot in objects.values_mut() {
@@ -293,6 +299,241 @@ impl TestEnv {
         };
         host.handle(head, Some(name), body).await
     }
+    /// Connects a simulated WebSocket client to the object `name` of class `T`, as a
+    /// worker forwarding the upgrade request `url` (a path with its query, or a full URL)
+    /// with `headers` would: the object's [`Sockets::connect`](crate::Sockets::connect)
+    /// runs, then, when it accepts, its `open`. Frames the object sends queue in the
+    /// returned [`TestSocket`].
+    pub async fn socket<T: Object>(
+        &self,
+        name: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> core::result::Result<TestSocket, Refuse> {
+        check_name(name)?;
+        let request = Upgrade::new(
+            url,
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        let host = self.world.host(T::__TARGET, name);
+        let key: Key = (T::CLASS, name.to_owned());
+        let state = Rc::new(SocketState::default());
+        let accepted: Rc<Cell<Option<u64>>> = Rc::default();
+        let accept = {
+            let (world, key, state, accepted) = (
+                self.world.clone(),
+                key.clone(),
+                state.clone(),
+                accepted.clone(),
+            );
+            Box::new(move |envelope: &[u8], _tags: Vec<String>| -> Result<()> {
+                let (id, _) = crate::socket::envelope_head(envelope)?;
+                let handle = Rc::new(TestSocketHandle {
+                    world: Rc::downgrade(&world),
+                    key: key.clone(),
+                    id,
+                    state,
+                });
+                let raw = RawSocket {
+                    envelope: envelope.to_vec(),
+                    handle,
+                };
+                if let Some(slot) = world.objects.borrow_mut().get_mut(&key) {
+                    slot.sockets.push(raw);
+                }
+                accepted.set(Some(id));
+                Ok(())
+            })
+        };
+        host.connect_socket(name, &request, accept).await?;
+        self.world.drain_background().await;
+        let id = accepted
+            .get()
+            .ok_or_else(|| Refuse::new(500, "the object accepted no socket"))?;
+        Ok(TestSocket {
+            env: self.clone(),
+            target: T::__TARGET,
+            key,
+            id,
+            state,
+        })
+    }
+
+    /// Drops the live object `name` of class `T`, keeping its storage and its connected
+    /// WebSockets, as hibernation does: the next message, call or timer activates it again.
+    pub fn hibernate<T: Object>(&self, name: &str) {
+        let mut objects = self.world.objects.borrow_mut();
+        if let Some(slot) = objects.get_mut(&(T::CLASS, name.to_owned())) {
+            if let Some(host) = slot.host.take() {
+                let s = host.stats();
+                slot.past.activations += s.activations;
+                slot.past.calls += s.calls;
+                slot.past.alarms += s.alarms;
+                slot.past.index_writes += s.index_writes;
+            }
+        }
+    }
+
+    /// How many WebSockets are connected to the object `name` of class `T`.
+    pub fn socket_count<T: Object>(&self, name: &str) -> usize {
+        self.world
+            .objects
+            .borrow()
+            .get(&(T::CLASS, name.to_owned()))
+            .map_or(0, |slot| slot.sockets.len())
+    }
+}
+
+/// What a simulated socket has received, and whether the object closed it.
+#[derive(Default)]
+struct SocketState {
+    inbox: RefCell<std::collections::VecDeque<Frame>>,
+    closed: RefCell<Option<(u16, String)>>,
+}
+
+/// The object's end of a simulated socket.
+struct TestSocketHandle {
+    world: Weak<World>,
+    key: Key,
+    id: u64,
+    state: Rc<SocketState>,
+}
+
+impl TestSocketHandle {
+    fn remove(&self) {
+        if let Some(world) = self.world.upgrade() {
+            if let Some(slot) = world.objects.borrow_mut().get_mut(&self.key) {
+                slot.sockets.retain(|s| {
+                    crate::socket::envelope_head(&s.envelope)
+                        .ok()
+                        .map(|(i, _)| i)
+                        != Some(self.id)
+                });
+            }
+        }
+    }
+}
+
+impl SocketHandle for TestSocketHandle {
+    fn send(&self, frame: &Frame) {
+        if self.state.closed.borrow().is_none() {
+            self.state.inbox.borrow_mut().push_back(frame.clone());
+        }
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        *self.state.closed.borrow_mut() = Some((code, reason.to_owned()));
+        self.remove();
+    }
+}
+
+/// A simulated WebSocket client connected to an object ([`TestEnv::socket`]). Its
+/// messages go through the same dispatch as in production: each is a turn of the object.
+pub struct TestSocket {
+    env: TestEnv,
+    target: Target,
+    key: Key,
+    id: u64,
+    state: Rc<SocketState>,
+}
+
+impl core::fmt::Debug for TestSocket {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TestSocket")
+            .field("object", &self.key)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl TestSocket {
+    /// The socket's id, as the object's handlers see it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn raw(&self) -> Option<RawSocket> {
+        let objects = self.env.world.objects.borrow();
+        objects
+            .get(&self.key)?
+            .sockets
+            .iter()
+            .find(|s| {
+                crate::socket::envelope_head(&s.envelope)
+                    .ok()
+                    .map(|(i, _)| i)
+                    == Some(self.id)
+            })
+            .cloned()
+    }
+
+    /// Sends a frame; the object's `message` runs (activating the object if it was
+    /// dropped). Nothing happens once the socket is closed.
+    pub async fn send(&self, frame: Frame) {
+        let Some(raw) = self.raw() else { return };
+        let host = self.env.world.host(self.target, &self.key.1);
+        host.socket_message(&raw, &frame).await;
+        self.env.world.drain_background().await;
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&self, text: &str) {
+        self.send(Frame::Text(text.to_owned())).await;
+    }
+
+    /// Sends `value` as a JSON text frame.
+    ///
+    /// # Panics
+    /// If `value` does not encode as JSON.
+    pub async fn send_json<M: serde::Serialize + ?Sized>(&self, value: &M) {
+        let frame = Frame::json(value).expect("the message encodes as JSON");
+        self.send(frame).await;
+    }
+
+    /// The next frame the object sent, if any (frames arrive in the order sent).
+    pub fn recv(&self) -> Option<Frame> {
+        self.state.inbox.borrow_mut().pop_front()
+    }
+
+    /// The next frame, decoded from JSON text.
+    ///
+    /// # Panics
+    /// If there is none, or it is not a JSON text frame of type `M`.
+    pub fn recv_json<M: serde::de::DeserializeOwned>(&self) -> M {
+        match self.recv() {
+            Some(Frame::Text(text)) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("frame {text:?} is not the JSON expected: {e}")),
+            other => panic!("expected a JSON text frame, got {other:?}"),
+        }
+    }
+
+    /// Every frame received and not yet taken.
+    pub fn received(&self) -> Vec<Frame> {
+        self.state.inbox.borrow_mut().drain(..).collect()
+    }
+
+    /// The code and reason the object closed the socket with, if it did.
+    pub fn closed_by_object(&self) -> Option<(u16, String)> {
+        self.state.closed.borrow().clone()
+    }
+
+    /// Closes the socket from the client's side (or drops it): the object's `close` runs.
+    pub async fn close(self) {
+        let Some(raw) = self.raw() else { return };
+        let handle = TestSocketHandle {
+            world: Rc::downgrade(&self.env.world),
+            key: self.key.clone(),
+            id: self.id,
+            state: self.state.clone(),
+        };
+        handle.remove();
+        let host = self.env.world.host(self.target, &self.key.1);
+        host.socket_close(&raw).await;
+        self.env.world.drain_background().await;
+    }
 }
 
 impl World {
@@ -336,6 +577,7 @@ impl World {
                 target,
                 storage: Rc::new(MemoryStorage::new()),
                 host: None,
+                sockets: Vec::new(),
                 past: HostStats::default(),
             })
             .storage
@@ -354,6 +596,7 @@ impl World {
         let platform = Rc::new(TestPlatform {
             world: self.me.clone(),
             id: format!("{}:{name}", target.class),
+            key: (target.class, name.to_owned()),
         });
         let host = (target.spawn)(HostParts {
             storage,
@@ -368,6 +611,7 @@ impl World {
 struct TestPlatform {
     world: Weak<World>,
     id: String,
+    key: Key,
 }
 
 impl Platform for TestPlatform {
@@ -400,6 +644,26 @@ impl Platform for TestPlatform {
 
     fn var(&self, name: &str) -> Option<String> {
         self.world.upgrade()?.vars.borrow().get(name).cloned()
+    }
+
+    fn sockets(&self, tag: Option<&str>) -> Vec<RawSocket> {
+        let Some(world) = self.world.upgrade() else {
+            return Vec::new();
+        };
+        let objects = world.objects.borrow();
+        let Some(slot) = objects.get(&self.key) else {
+            return Vec::new();
+        };
+        slot.sockets
+            .iter()
+            .filter(|s| {
+                tag.is_none_or(|t| {
+                    crate::socket::envelope_head(&s.envelope)
+                        .is_ok_and(|(_, tags)| tags.iter().any(|x| x == t))
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     fn id(&self) -> String {

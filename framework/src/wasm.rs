@@ -9,15 +9,18 @@ use futures::future::LocalBoxFuture;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::worker_sys::{DurableObjectState, DurableObjectStorage};
+use worker::worker_sys::{web_sys, DurableObjectState, DurableObjectStorage};
 use worker::{Env, Response};
 
 use crate::client::{check_name, Client, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::host::Host;
-use crate::names::{RPC_METHOD, STATS_PATH};
+use crate::names::{NAME_HEADER, RPC_METHOD, STATS_PATH};
 use crate::object::Object;
-use crate::platform::{sealed, Connect, HostParts, HostStats, Platform, Target};
+use crate::platform::{
+    sealed, Connect, HostParts, HostStats, Platform, RawSocket, SocketHandle, Target,
+};
+use crate::socket::{Frame, Refuse, Upgrade};
 use crate::storage::{Counters, Entries, Storage, StorageStats};
 use crate::wire::{self, CallHead, Reply};
 
@@ -234,11 +237,55 @@ impl Platform for WorkerPlatform {
         &self.env
     }
 
+    fn sockets(&self, tag: Option<&str>) -> Vec<RawSocket> {
+        let all = match tag {
+            Some(tag) => self.state.get_websockets_with_tag(tag),
+            None => self.state.get_websockets(),
+        };
+        all.unwrap_or_default()
+            .into_iter()
+            .filter_map(|ws| raw_socket(ws).ok())
+            .collect()
+    }
+
     fn kv(&self, binding: &str) -> Result<Rc<dyn crate::index::Kv>> {
         Ok(Rc::new(crate::index::WorkerKv::from_env(
             &self.env, binding,
         )?))
     }
+}
+
+/// A hibernatable WebSocket of this object.
+struct WasmSocket(web_sys::WebSocket);
+
+impl SocketHandle for WasmSocket {
+    fn send(&self, frame: &Frame) {
+        let _ = match frame {
+            Frame::Text(text) => self.0.send_with_str(text),
+            Frame::Binary(bytes) => self.0.send_with_u8_array(bytes),
+        };
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.0.close_with_code_and_reason(code, reason);
+    }
+}
+
+/// The socket with what duro keeps with it (its attachment).
+fn raw_socket(ws: web_sys::WebSocket) -> Result<RawSocket> {
+    use worker::worker_sys::ext::WebSocketExt;
+    let attachment = ws
+        .deserialize_attachment()
+        .map_err(|e| js_error("reading a socket's attachment", e))?;
+    if !attachment.is_instance_of::<Uint8Array>() {
+        return Err(Error::internal(
+            "a WebSocket of this object has no duro attachment",
+        ));
+    }
+    Ok(RawSocket {
+        envelope: to_bytes(&attachment),
+        handle: Rc::new(WasmSocket(ws)),
+    })
 }
 
 struct WorkerTransport {
@@ -420,6 +467,7 @@ fn parse_level(value: &str) -> Option<tracing::Level> {
 #[doc(hidden)]
 pub struct WasmHost<T: Object> {
     host: Host<T>,
+    state: DurableObjectState,
     fetches: Cell<u64>,
 }
 
@@ -436,33 +484,109 @@ impl<T: Object> WasmHost<T> {
             .storage()
             .expect("a Durable Object always has storage");
         let storage = Rc::new(WorkerStorage::new(raw));
-        let platform = Rc::new(WorkerPlatform { env, state });
+        if T::__sockets().is_some() {
+            // Pings are answered by the platform, without waking the object.
+            if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new("ping", "pong")
+            {
+                let _ = state.set_websocket_auto_response(&pair);
+            }
+        }
+        let platform = Rc::new(WorkerPlatform {
+            env,
+            state: state.clone().unchecked_into(),
+        });
         WasmHost {
             host: Host::new(HostParts {
                 storage,
                 platform,
                 body_limit,
             }),
+            state,
             fetches: Cell::new(0),
         }
     }
 
-    /// The class's `fetch` handler: the stats view. Calls come over JS RPC
-    /// ([`WasmHost::call`]), not `fetch`.
-    pub async fn fetch(
-        &self,
-        req: worker::worker_sys::web_sys::Request,
-    ) -> core::result::Result<JsValue, JsValue> {
+    /// The class's `fetch` handler: WebSocket upgrades forwarded by `duro::forward`, and
+    /// the stats view. Calls come over JS RPC ([`WasmHost::call`]), not `fetch`.
+    pub async fn fetch(&self, req: web_sys::Request) -> core::result::Result<JsValue, JsValue> {
         self.fetches.set(self.fetches.get() + 1);
         // The raw web_sys request: worker's wrappers parse the URL with the `url` crate
         // (~60 KiB of wasm).
         let url = req.url();
+        let headers = req.headers();
+        let upgrade = headers.get("upgrade").ok().flatten();
+        if upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+            return self.upgrade(&url, &headers).await;
+        }
         if crate::url::path(&url) == STATS_PATH {
             return self.stats_response();
         }
         let resp =
             Response::error("not found", 404).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+        Ok(web_sys::Response::from(resp).into())
+    }
+
+    /// A WebSocket upgrade: the object's `connect` decides; an accepted socket is taken
+    /// with the hibernation API, its envelope as its attachment.
+    async fn upgrade(
+        &self,
+        url: &str,
+        headers: &web_sys::Headers,
+    ) -> core::result::Result<JsValue, JsValue> {
+        use worker::worker_sys::ext::WebSocketExt;
+        let mut pairs = Vec::new();
+        if let Ok(Some(entries)) = js_sys::try_iter(headers) {
+            for entry in entries.flatten() {
+                let entry: js_sys::Array = entry.unchecked_into();
+                if let (Some(k), Some(v)) = (entry.get(0).as_string(), entry.get(1).as_string()) {
+                    pairs.push((k, v));
+                }
+            }
+        }
+        let name = headers.get(NAME_HEADER).ok().flatten();
+        let request = Upgrade::new(url, pairs);
+        let state = &self.state;
+        let accepted = self
+            .host
+            .connect_socket(name.as_deref(), &request, |envelope, tags| {
+                let mut pair = worker::worker_sys::WebSocketPair::new()
+                    .map_err(|e| js_error("making a WebSocket pair", e))?;
+                let server = pair.server().map_err(|e| js_error("WebSocket pair", e))?;
+                let client = pair.client().map_err(|e| js_error("WebSocket pair", e))?;
+                let tags = tags.into_iter().map(JsValue::from).collect();
+                state
+                    .accept_websocket_with_tags(&server, tags)
+                    .map_err(|e| js_error("accepting a WebSocket", e))?;
+                server
+                    .serialize_attachment(Uint8Array::from(envelope).into())
+                    .map_err(|e| js_error("keeping a socket's attachment", e))?;
+                Ok(client)
+            })
+            .await;
+        let resp = match accepted {
+            Ok(client) => Response::from_websocket(worker::WebSocket::from(client)),
+            Err(refuse) => refused(&refuse),
+        }
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        Ok(web_sys::Response::from(resp).into())
+    }
+
+    /// The class's `webSocketMessage` handler.
+    pub async fn socket_message(&self, ws: web_sys::WebSocket, message: JsValue) {
+        let frame = match message.as_string() {
+            Some(text) => Frame::Text(text),
+            None => Frame::Binary(to_bytes(&message)),
+        };
+        if let Ok(raw) = raw_socket(ws) {
+            self.host.socket_message(&raw, &frame).await;
+        }
+    }
+
+    /// The class's `webSocketClose` and `webSocketError` handlers.
+    pub async fn socket_close(&self, ws: web_sys::WebSocket) {
+        if let Ok(raw) = raw_socket(ws) {
+            self.host.socket_close(&raw).await;
+        }
     }
 
     /// The class's RPC method ([`RPC_METHOD`]): checks the call's head, and the argument
@@ -526,6 +650,60 @@ impl<T: Object> WasmHost<T> {
         );
         let resp = Response::ok(json).map_err(|e| JsValue::from_str(&e.to_string()))?;
         let _ = resp.headers().set("content-type", "application/json");
-        Ok(worker::worker_sys::web_sys::Response::from(resp).into())
+        Ok(web_sys::Response::from(resp).into())
     }
+}
+
+/// The response to a refused upgrade: its status, with a JSON error body.
+fn refused(refuse: &Refuse) -> worker::Result<Response> {
+    let code = ErrorCode::ALL
+        .iter()
+        .find(|c| c.status() == refuse.status())
+        .map_or("refused", |c| c.as_str());
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        error: Detail<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        code: &'a str,
+        message: &'a str,
+    }
+    let body = Body {
+        error: Detail {
+            code,
+            message: refuse.message(),
+        },
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let resp = Response::from_bytes(body)?.with_status(refuse.status());
+    resp.headers().set("content-type", "application/json")?;
+    Ok(resp)
+}
+
+/// Forwards a worker's request to the object `name` of class `T`: a WebSocket upgrade
+/// (answered by the object's [`Sockets`](crate::Sockets) handlers) or any request to the
+/// object's `fetch`.
+///
+/// ```ignore
+/// // In a worker's fetch handler:
+/// return duro::forward::<Room>(&env, room, req).await;
+/// ```
+pub async fn forward<T: Object>(
+    env: &Env,
+    name: &str,
+    req: worker::Request,
+) -> worker::Result<Response> {
+    check_name(name).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let stub = env.durable_object(T::BINDING)?.get_by_name(name)?;
+    let raw = req.inner();
+    let headers = web_sys::Headers::new_with_headers(&raw.headers())
+        .map_err(|e| worker::Error::JsError(format!("{e:?}")))?;
+    headers.set(NAME_HEADER, name)?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers);
+    let forwarded = web_sys::Request::new_with_request_and_init(raw, &init)
+        .map_err(|e| worker::Error::JsError(format!("{e:?}")))?;
+    stub.fetch_with_request(worker::Request::from(forwarded))
+        .await
 }

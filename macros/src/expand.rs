@@ -448,6 +448,13 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
             };
             const __METHODS: &'static [::duro::__private::Method<Self>] = &[#(#methods)*];
             const __TIMERS: &'static [::duro::__private::TimerMethod<Self>] = &[#(#timers)*];
+
+            // `Some` exactly when the object implements `duro::Sockets` (see `Probe`).
+            fn __sockets() -> ::core::option::Option<::duro::__private::SocketTable<Self>> {
+                #[allow(unused_imports)]
+                use ::duro::__private::{HasSockets as _, NoSockets as _};
+                (&&::duro::__private::Probe::<Self>::new()).__duro_sockets()
+            }
         }
     }
 }

@@ -5,7 +5,8 @@
 //! does not extend `DurableObject`, so workerd lets callers reach it by `fetch` only. In
 //! the entry, each class of the app's `[[durable_objects.bindings]]` is a class that
 //! `extends DurableObject` and delegates to the wasm class (through that Proxy, so a
-//! panic still resets the wasm instance): the constructor, `fetch`, `alarm` and the one
+//! panic still resets the wasm instance): the constructor, `fetch`, `alarm`, the
+//! hibernation API's `webSocketMessage`, `webSocketClose` and `webSocketError`, and the one
 //! RPC method duro calls, `duroCall` (see `duro::wire`). The worker's own handlers
 //! delegate to worker-build's default export.
 //!
@@ -138,6 +139,15 @@ fn source(classes: &[String]) -> String {
                }}\n  \
                alarm() {{\n    \
                  return guard(this.wasm.alarm());\n  \
+               }}\n  \
+               webSocketMessage(ws, message) {{\n    \
+                 return guard(this.wasm.webSocketMessage(ws, message));\n  \
+               }}\n  \
+               webSocketClose(ws) {{\n    \
+                 return guard(this.wasm.webSocketClose(ws));\n  \
+               }}\n  \
+               webSocketError(ws) {{\n    \
+                 return guard(this.wasm.webSocketClose(ws));\n  \
                }}\n  \
                duroCall(protocol, method, name, chain, args) {{\n    \
                  return guard(this.wasm.duroCall(protocol, method, name, chain, args));\n  \

@@ -86,7 +86,7 @@ fn value(value: i64) -> Result<Response> {
 #[derive(Serialize)]
 struct Home {
     app: &'static str,
-    routes: [&'static str; 7],
+    routes: [&'static str; 8],
 }
 
 #[cfg(feature = "index")]
@@ -185,6 +185,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                     "POST /counters/<name>/reset-in {\"seconds\": <u64>}",
                     "DELETE /counters/<name>",
                     "GET /counters?prefix=<p>&cursor=<c>&limit=<1-1000>",
+                    "GET /counters/<name>/ws (WebSocket: value frames; send {\"type\": \"add\", \"by\": <i64>})",
                 ],
             },
         ),
@@ -214,6 +215,13 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e @ CallError::User(CounterError::Overflow { .. })) => call_error(e),
                 Err(e) => call_error(e),
             }
+        }
+        (Method::Get, ["counters", name, "ws"]) => {
+            let upgrade = req.headers().get("upgrade")?;
+            if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+                return error(426, "upgrade_required", "this route takes a WebSocket");
+            }
+            duro::forward::<Counter>(&env, name, req).await
         }
         (Method::Post, ["counters", name, "transfer"]) => {
             Box::pin(transfer(&mut req, &env, name)).await

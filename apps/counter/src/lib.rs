@@ -12,6 +12,11 @@
 //! | `POST /counters/<name>/reset-in` | `{"seconds": <u64>}` | `{"value": <i64>, "reset_at_ms": <u64>}` |
 //! | `DELETE /counters/<name>` | | `{"deleted": true}` |
 //! | `GET /counters?prefix=&cursor=&limit=` | | `{"counters": [{"name", "value", "seq", "published_at_ms"}], "cursor"}` |
+//! | `GET /counters/<name>/ws` (WebSocket) | `{"type": "add", "by": <i64>}` frames | `{"value": <i64>}` frames |
+//!
+//! A WebSocket on `/counters/<name>/ws` watches a counter: it gets the value when it
+//! connects and after every change, whoever made it, and may add with a frame of its own
+//! (a bad frame gets `{"error": {"code", "message"}}`; the socket stays open).
 //!
 //! `GET /counters` lists counters from the index in Workers KV (binding `INDEX`) without
 //! waking any of them; it lags the counters by up to a second (the publish interval), and
@@ -20,6 +25,7 @@
 use std::time::Duration;
 
 use duro::prelude::*;
+use duro::{Accept, Frame, Refuse, Socket, Sockets, Upgrade};
 
 #[cfg(target_arch = "wasm32")]
 mod http;
@@ -66,11 +72,12 @@ impl Counter {
     /// Adds `by` and returns the new value. Leaving the `i64` range is an error and
     /// changes nothing.
     #[rpc]
-    fn add(&mut self, by: i64) -> Result<i64, CounterError> {
+    fn add(&mut self, ctx: &Ctx, by: i64) -> Result<i64, CounterError> {
         self.value = self.value.checked_add(by).ok_or(CounterError::Overflow {
             value: self.value,
             by,
         })?;
+        self.tell_watchers(ctx);
         Ok(self.value)
     }
 
@@ -96,6 +103,7 @@ impl Counter {
             .checked_sub(by)
             .ok_or(CallError::User(overflow))?;
         ctx.stub::<Counter>(&to)?.add(by).await?;
+        self.tell_watchers(ctx);
         Ok(self.value)
     }
 
@@ -115,8 +123,9 @@ impl Counter {
 
     /// Sets the value back to zero and returns it.
     #[rpc]
-    fn reset(&mut self) -> i64 {
+    fn reset(&mut self, ctx: &Ctx) -> i64 {
         self.value = 0;
+        self.tell_watchers(ctx);
         self.value
     }
 
@@ -133,8 +142,9 @@ impl Counter {
 
     /// The durable timer behind `reset_in`.
     #[timer]
-    fn scheduled_reset(&mut self) {
+    fn scheduled_reset(&mut self, ctx: &Ctx) {
         self.value = 0;
+        self.tell_watchers(ctx);
     }
 
     /// Deletes the counter: its state, its timers and (shortly after) its index entry.
@@ -150,6 +160,92 @@ impl Counter {
     #[index("counters")]
     fn summary(&self) -> CounterSummary {
         CounterSummary { value: self.value }
+    }
+}
+
+/// What a watcher receives: the value, when it connects and after every change.
+#[derive(Serialize)]
+struct Watched {
+    value: i64,
+}
+
+/// What a watcher may send: `{"type": "add", "by": <i64>}` adds `by`, as
+/// `POST /counters/<name>/add` does.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatcherMessage {
+    /// What to do: `add`.
+    #[serde(rename = "type")]
+    pub kind: WatcherAction,
+    /// The amount.
+    pub by: i64,
+}
+
+/// What a watcher's message does.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatcherAction {
+    /// Adds.
+    Add,
+}
+
+/// The frame a watcher gets for a message that failed.
+#[derive(Serialize)]
+struct WatcherError<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl Counter {
+    /// Sends the value to every watcher, once this turn is saved.
+    fn tell_watchers(&self, ctx: &Ctx) {
+        // Encoding an i64 cannot fail.
+        let _ = ctx.sockets().broadcast(&Watched { value: self.value });
+    }
+}
+
+/// Watchers: WebSockets that see every change.
+impl Sockets for Counter {
+    type Attachment = ();
+    type Message = WatcherMessage;
+
+    async fn connect(&mut self, _ctx: &Ctx, _request: &Upgrade) -> Result<Accept<()>, Refuse> {
+        Ok(Accept::new(()))
+    }
+
+    async fn open(&mut self, ctx: &Ctx, socket: &Socket<()>) -> duro::Result<()> {
+        ctx.sockets()
+            .send(socket.id(), &Watched { value: self.value })
+    }
+
+    async fn message(
+        &mut self,
+        ctx: &Ctx,
+        _from: &Socket<()>,
+        message: WatcherMessage,
+    ) -> duro::Result<()> {
+        let WatcherMessage {
+            kind: WatcherAction::Add,
+            by,
+        } = message;
+        self.add(ctx, by)
+            .map(|_| ())
+            .map_err(|e| duro::Error::new(duro::ErrorCode::User, e.to_string()))
+    }
+
+    fn error_frame(&self, error: &duro::Error) -> Option<Frame> {
+        Frame::json(&WatcherError {
+            error: ErrorDetail {
+                code: error.code().as_str(),
+                message: error.message(),
+            },
+        })
+        .ok()
     }
 }
 

@@ -29,6 +29,7 @@
 
 mod alarm;
 mod publish;
+mod socket;
 mod turn;
 
 use std::cell::{Cell, RefCell};
@@ -46,7 +47,10 @@ use crate::migrate;
 use crate::names::REPUBLISH_METHOD;
 use crate::object::{Handler, Object};
 use crate::persist;
-use crate::platform::{AlarmReport, Endpoint, HostParts, HostStats, Platform};
+use crate::platform::{
+    AcceptSocket, AlarmReport, Endpoint, HostParts, HostStats, Platform, RawSocket,
+};
+use crate::socket::{Frame, Refuse, Upgrade};
 use crate::storage::{Batch, Storage};
 use crate::table::Table;
 use crate::wire::{self, CallHead, Chain, Failure, Reply};
@@ -159,12 +163,7 @@ impl<T: Object> Host<T> {
         args: &[u8],
     ) -> Reply {
         self.calls.set(self.calls.get() + 1);
-        if let Some(name) = name {
-            let mut known = self.name.borrow_mut();
-            if known.as_deref() != Some(name) {
-                *known = Some(name.into());
-            }
-        }
+        self.remember_name(name);
         let object = self.object_name();
         let span = tracing::info_span!(
             "duro.call",
@@ -204,6 +203,17 @@ impl<T: Object> Host<T> {
                     }
                 }
                 Reply::failure(&f)
+            }
+        }
+    }
+
+    /// Keeps the object's name, which calls and sockets carry (the platform gives only
+    /// an id).
+    fn remember_name(&self, name: Option<&str>) {
+        if let Some(name) = name {
+            let mut known = self.name.borrow_mut();
+            if known.as_deref() != Some(name) {
+                *known = Some(name.into());
             }
         }
     }
@@ -249,10 +259,16 @@ impl<T: Object> Host<T> {
         let mut turn = self.turn().await?;
         let ctx = self.ctx(object).with_chain(chain);
         match found.handler {
-            Handler::Read(read) => AssertUnwindSafe(read(&turn.value, &ctx, args))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| Err(panicked(method, panic).into())),
+            Handler::Read(read) => {
+                let reply = AssertUnwindSafe(read(&turn.value, &ctx, args))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked(method, panic).into()));
+                if reply.is_ok() {
+                    ctx.deliver(ctx.take_outbox());
+                }
+                reply
+            }
             Handler::Write(write) => {
                 if let Some(schema) = turn.newer_schema {
                     return Err(Error::new(
@@ -281,8 +297,9 @@ impl<T: Object> Host<T> {
                         .map(|()| reply),
                     Err(f) => Err(f),
                 };
-                if saved.is_err() {
-                    self.rollback_or_unload(turn);
+                match &saved {
+                    Ok(_) => ctx.deliver(ctx.take_outbox()),
+                    Err(_) => self.rollback_or_unload(turn),
                 }
                 saved
             }
@@ -508,5 +525,26 @@ impl<T: Object> Endpoint for Host<T> {
 
     fn alarm(&self) -> LocalBoxFuture<'_, Result<AlarmReport>> {
         Box::pin(Host::alarm(self))
+    }
+
+    fn connect_socket<'a>(
+        &'a self,
+        name: &'a str,
+        request: &'a Upgrade,
+        accept: AcceptSocket<'a>,
+    ) -> LocalBoxFuture<'a, core::result::Result<(), Refuse>> {
+        Box::pin(Host::connect_socket(self, Some(name), request, accept))
+    }
+
+    fn socket_message<'a>(
+        &'a self,
+        from: &'a RawSocket,
+        frame: &'a Frame,
+    ) -> LocalBoxFuture<'a, ()> {
+        Box::pin(Host::socket_message(self, from, frame))
+    }
+
+    fn socket_close<'a>(&'a self, socket: &'a RawSocket) -> LocalBoxFuture<'a, ()> {
+        Box::pin(Host::socket_close(self, socket))
     }
 }

@@ -20,4 +20,5 @@ mod migrations;
 mod protocol;
 mod restart;
 mod routes;
+mod sockets;
 mod timers;
