@@ -79,6 +79,7 @@ mod client;
 mod platform;
 // The timer table (and its cron schedules), the context a method sees, the object
 // trait, the timers builder.
+mod activate;
 #[cfg(feature = "cron")]
 mod cron;
 mod ctx;
@@ -96,6 +97,7 @@ pub mod testing;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use activate::Activate;
 pub use client::Client;
 pub use ctx::{Ctx, CALL_TIMEOUT_VAR, DEFAULT_CALL_TIMEOUT};
 pub use duro_macros::{methods, object, rpc, timer};
@@ -123,6 +125,7 @@ pub mod prelude {
 /// Items the macros' generated code uses. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::activate::{ActivateFn, ActivateProbe, HasActivate, NoActivate};
     pub use crate::client::{NoUserError, Transport};
     pub use crate::host::{spawn_host, Host};
     pub use crate::migrate::{Chain, Migrate, Now, Step};

@@ -7,6 +7,7 @@ use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::activate::ActivateFn;
 use crate::client::Client;
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -152,6 +153,13 @@ pub trait Object: Serialize + DeserializeOwned + Default + 'static {
     /// (generated: `#[duro::methods]` finds the implementation).
     #[doc(hidden)]
     fn __sockets() -> Option<SocketTable<Self>> {
+        None
+    }
+
+    /// The object's [`Activate`](crate::Activate) hook, if it implements the trait
+    /// (generated, like `__sockets`).
+    #[doc(hidden)]
+    fn __activate() -> Option<ActivateFn<Self>> {
         None
     }
 }

@@ -455,6 +455,13 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
                 use ::duro::__private::{HasSockets as _, NoSockets as _};
                 (&&::duro::__private::Probe::<Self>::new()).__duro_sockets()
             }
+
+            // `Some` exactly when the object implements `duro::Activate`.
+            fn __activate() -> ::core::option::Option<::duro::__private::ActivateFn<Self>> {
+                #[allow(unused_imports)]
+                use ::duro::__private::{HasActivate as _, NoActivate as _};
+                (&&::duro::__private::ActivateProbe::<Self>::new()).__duro_activate()
+            }
         }
     }
 }
