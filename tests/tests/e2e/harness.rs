@@ -124,15 +124,18 @@ impl Worker {
     }
 
     fn launch(&mut self) {
-        let build = self.app_dir.join("build");
-        for file in ["index.js", "index_bg.wasm"] {
-            let path = build.join(file);
-            assert!(
-                path.is_file(),
-                "{} is missing: build the app first (`cargo xtask build`), or run every test \
-                 with `cargo xtask test`",
-                path.display()
-            );
+        // A Rust worker runs its build; a JavaScript one (no Cargo.toml) its source.
+        if self.app_dir.join("Cargo.toml").is_file() {
+            let build = self.app_dir.join("build");
+            for file in ["index.js", "index_bg.wasm"] {
+                let path = build.join(file);
+                assert!(
+                    path.is_file(),
+                    "{} is missing: build the app first (`cargo xtask build`), or run every \
+                     test with `cargo xtask test`",
+                    path.display()
+                );
+            }
         }
         let wrangler = root().join("node_modules").join(".bin").join("wrangler");
         assert!(
@@ -253,8 +256,14 @@ impl Fixture {
     }
 
     fn start(name: &str, test_routes: bool, vars: &[(&str, &str)]) -> Fixture {
+        Fixture::at(&app(name), test_routes, vars)
+    }
+
+    /// The worker in `dir` (any worker folder, `apps/<name>` or elsewhere) on a fresh
+    /// state folder.
+    pub fn at(dir: &Path, test_routes: bool, vars: &[(&str, &str)]) -> Fixture {
         let state = fresh_state();
-        let worker = Worker::start(&app(name), state.path(), test_routes, vars);
+        let worker = Worker::start(dir, state.path(), test_routes, vars);
         Fixture {
             worker,
             _state: state,
