@@ -105,6 +105,22 @@ fn the_directory_lists_rooms_with_messages_within_20_s() {
         summary(&list_all(&client, "", 100))
     );
 
+    // Sorted by name, across pages too.
+    for limit in [1, 100] {
+        let names: Vec<Value> = list_all(&client, "", limit)
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect();
+        assert_eq!(
+            names,
+            json!(["dir-a", "dir-b", "dir-c", "else"])
+                .as_array()
+                .expect("names")
+                .clone(),
+            "limit {limit}"
+        );
+    }
+
     // Prefix and paging.
     let dirs: Vec<_> = expected[..3].to_vec();
     assert_eq!(summary(&list_all(&client, "dir-", 100)), dirs);
@@ -135,7 +151,16 @@ fn the_directory_lists_rooms_with_messages_within_20_s() {
         summary(&list_all(&client, "", 100))
     );
 
-    for query in ["limit=0", "limit=501", "limit=x", "limit=-1"] {
+    let long_prefix = format!("prefix={}", "p".repeat(65));
+    for query in [
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "limit=-1",
+        "prefix=a%20b",
+        "prefix=a%2Fb",
+        long_prefix.as_str(),
+    ] {
         assert_error(&client.get(&format!("/api/rooms?{query}")), 400, query);
     }
 }
