@@ -380,8 +380,9 @@ fn a_dropped_socket_leaves_members_within_10_s() {
 #[test]
 #[ignore = "needs workerd: see main.rs"]
 fn an_idle_room_still_delivers() {
-    // An idle room may be evicted with its sockets open (hibernation): after a quiet
-    // spell, messages still reach the sockets and the attachment still names the user.
+    // An idle room is evicted with its sockets open (hibernation; local workerd evicts
+    // an object idle for about 10 s): after a quiet spell, messages still reach the
+    // sockets, and a socket's attachment still names its user.
     let app = start();
     let client = app.worker.client();
     let base = app.worker.base_url();
