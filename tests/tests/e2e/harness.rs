@@ -297,7 +297,8 @@ fn fresh_state() -> TempDir {
 }
 
 /// A copy of an app's wrangler.toml that runs the existing build: without the `[build]`
-/// table (so wrangler does not rebuild) and with `main` made absolute.
+/// table (so wrangler does not rebuild) and with `main` and the static assets' folder
+/// (`[assets] directory`) made absolute.
 pub fn derived_config(original: &str, app_dir: &Path) -> String {
     let mut config: toml::Table =
         toml::from_str(original).unwrap_or_else(|e| panic!("wrangler.toml does not parse: {e}"));
@@ -305,6 +306,12 @@ pub fn derived_config(original: &str, app_dir: &Path) -> String {
     if let Some(main) = config.get("main").and_then(toml::Value::as_str) {
         let absolute = app_dir.join(main).to_string_lossy().into_owned();
         config.insert("main".to_owned(), toml::Value::String(absolute));
+    }
+    if let Some(assets) = config.get_mut("assets").and_then(toml::Value::as_table_mut) {
+        if let Some(directory) = assets.get("directory").and_then(toml::Value::as_str) {
+            let absolute = app_dir.join(directory).to_string_lossy().into_owned();
+            assets.insert("directory".to_owned(), toml::Value::String(absolute));
+        }
     }
     toml::to_string(&config).unwrap_or_else(|e| panic!("cannot write the config: {e}"))
 }
@@ -401,6 +408,10 @@ command = \"cargo install -q worker-build && worker-build --release\"
 [build.upload]
 format = \"modules\"
 
+[assets]
+directory = \"public\"
+binding = \"ASSETS\"
+
 [[durable_objects.bindings]]
 name = \"COUNTER\"
 class_name = \"Counter\"
@@ -412,6 +423,10 @@ class_name = \"Counter\"
 name = \"counter\"
 main = \"/w/apps/counter/build/index.js\"
 compatibility_date = \"2025-09-01\"
+
+[assets]
+directory = \"/w/apps/counter/public\"
+binding = \"ASSETS\"
 
 [[durable_objects.bindings]]
 name = \"COUNTER\"
