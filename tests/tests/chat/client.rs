@@ -312,6 +312,20 @@ impl Socket {
         }
     }
 
+    /// Asserts that no frame other than presence comes for a while.
+    pub fn assert_no_message(&mut self) {
+        let deadline = Instant::now() + QUIET;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.try_next(left) {
+                Ok(None) => return,
+                Ok(Some(frame)) if frame["type"] == "presence" => {}
+                Ok(Some(frame)) => panic!("{}: an unexpected frame: {frame}", self.name),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     /// Reads the welcome, asserts its shape, and returns it.
     pub fn welcome(&mut self, room: &str, you: &str) -> Value {
         let welcome = self.next_of("welcome");

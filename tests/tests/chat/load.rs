@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::client::{as_history, history, message_id, ok_id, post, start, Socket, FRAME_WAIT};
+use crate::client::{
+    as_history, get_json, history, message_id, ok_id, poll, post, start, Socket, FRAME_WAIT,
+};
 use crate::http::Client;
 
 const ROOMS: usize = 3;
@@ -92,8 +94,47 @@ fn many_clients_in_several_rooms_see_every_message_once_in_order() {
                         let frame = socket.next();
                         stream.take(&who, frame);
                     }
-                    socket.assert_quiet();
+                    // Late joiners may still come and go: presence frames only.
+                    socket.assert_no_message();
                     streams.lock().expect("lock").insert((room, s), stream);
+                });
+            }
+            // Two late joiners, mid-run: one with the default `after` (the last id), one
+            // with after=1. Each stream starts right after and has no gap.
+            for late in 0..2 {
+                let (client, base) = (client.clone(), &base);
+                scope.spawn(move || {
+                    let name = format!("busy-{room}");
+                    let user = format!("late{late}");
+                    let who = format!("{name}/{user}");
+                    let started = poll(FRAME_WAIT, || {
+                        let last = get_json(&client, &format!("/api/rooms/{name}"))["last_id"]
+                            .as_u64()
+                            .expect("last_id");
+                        (last >= 10).then_some(())
+                    });
+                    assert!(
+                        started.is_some(),
+                        "{who}: the room never reached 10 messages"
+                    );
+                    let query = if late == 0 {
+                        format!("user={user}")
+                    } else {
+                        format!("user={user}&after=1")
+                    };
+                    let mut socket = Socket::connect(base, &name, &query);
+                    let welcome = socket.welcome(&name, &user);
+                    let last_id = welcome["last_id"].as_u64().expect("last_id");
+                    assert!(last_id >= 10, "{who}: {welcome}");
+                    let first = if late == 0 { last_id + 1 } else { 2 };
+                    let mut stream = Stream::default();
+                    while stream.last_id() < per_room as u64 {
+                        let frame = socket.next();
+                        stream.take(&who, frame);
+                        if let Some(frame) = stream.frames.first() {
+                            assert_eq!(frame["id"], first, "{who}: its first message");
+                        }
+                    }
                 });
             }
             for p in 0..POSTERS_PER_ROOM {
