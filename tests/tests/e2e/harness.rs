@@ -124,15 +124,18 @@ impl Worker {
     }
 
     fn launch(&mut self) {
-        let build = self.app_dir.join("build");
-        for file in ["index.js", "index_bg.wasm"] {
-            let path = build.join(file);
-            assert!(
-                path.is_file(),
-                "{} is missing: build the app first (`cargo xtask build`), or run every test \
-                 with `cargo xtask test`",
-                path.display()
-            );
+        // A Rust worker runs its build; a JavaScript one (no Cargo.toml) its source.
+        if self.app_dir.join("Cargo.toml").is_file() {
+            let build = self.app_dir.join("build");
+            for file in ["index.js", "index_bg.wasm"] {
+                let path = build.join(file);
+                assert!(
+                    path.is_file(),
+                    "{} is missing: build the app first (`cargo xtask build`), or run every \
+                     test with `cargo xtask test`",
+                    path.display()
+                );
+            }
         }
         let wrangler = root().join("node_modules").join(".bin").join("wrangler");
         assert!(
@@ -253,8 +256,14 @@ impl Fixture {
     }
 
     fn start(name: &str, test_routes: bool, vars: &[(&str, &str)]) -> Fixture {
+        Fixture::at(&app(name), test_routes, vars)
+    }
+
+    /// The worker in `dir` (any worker folder, `apps/<name>` or elsewhere) on a fresh
+    /// state folder.
+    pub fn at(dir: &Path, test_routes: bool, vars: &[(&str, &str)]) -> Fixture {
         let state = fresh_state();
-        let worker = Worker::start(&app(name), state.path(), test_routes, vars);
+        let worker = Worker::start(dir, state.path(), test_routes, vars);
         Fixture {
             worker,
             _state: state,
@@ -288,7 +297,8 @@ fn fresh_state() -> TempDir {
 }
 
 /// A copy of an app's wrangler.toml that runs the existing build: without the `[build]`
-/// table (so wrangler does not rebuild) and with `main` made absolute.
+/// table (so wrangler does not rebuild) and with `main` and the static assets' folder
+/// (`[assets] directory`) made absolute.
 pub fn derived_config(original: &str, app_dir: &Path) -> String {
     let mut config: toml::Table =
         toml::from_str(original).unwrap_or_else(|e| panic!("wrangler.toml does not parse: {e}"));
@@ -296,6 +306,12 @@ pub fn derived_config(original: &str, app_dir: &Path) -> String {
     if let Some(main) = config.get("main").and_then(toml::Value::as_str) {
         let absolute = app_dir.join(main).to_string_lossy().into_owned();
         config.insert("main".to_owned(), toml::Value::String(absolute));
+    }
+    if let Some(assets) = config.get_mut("assets").and_then(toml::Value::as_table_mut) {
+        if let Some(directory) = assets.get("directory").and_then(toml::Value::as_str) {
+            let absolute = app_dir.join(directory).to_string_lossy().into_owned();
+            assets.insert("directory".to_owned(), toml::Value::String(absolute));
+        }
     }
     toml::to_string(&config).unwrap_or_else(|e| panic!("cannot write the config: {e}"))
 }
@@ -392,6 +408,10 @@ command = \"cargo install -q worker-build && worker-build --release\"
 [build.upload]
 format = \"modules\"
 
+[assets]
+directory = \"public\"
+binding = \"ASSETS\"
+
 [[durable_objects.bindings]]
 name = \"COUNTER\"
 class_name = \"Counter\"
@@ -403,6 +423,10 @@ class_name = \"Counter\"
 name = \"counter\"
 main = \"/w/apps/counter/build/index.js\"
 compatibility_date = \"2025-09-01\"
+
+[assets]
+directory = \"/w/apps/counter/public\"
+binding = \"ASSETS\"
 
 [[durable_objects.bindings]]
 name = \"COUNTER\"
