@@ -222,8 +222,13 @@ impl<A> Socket<A> {
     }
 }
 
-/// Encodes what the platform keeps with a new socket (MessagePack `[id, tags,
-/// attachment]`); checks the limits.
+/// The first bytes of every socket envelope (and its format version).
+const ENVELOPE_MAGIC: &[u8; 4] = b"DSK1";
+
+/// Encodes what the platform keeps with a new socket: a fixed header (`DSK1`, the id as
+/// u64 LE, the tag count as u8, each tag as u16 LE length and UTF-8), then the attachment
+/// as MessagePack. The header is read without decoding the attachment, so listing and
+/// routing sockets costs no deserializer. Checks the limits.
 pub(crate) fn envelope<A: Serialize>(id: u64, accept: &Accept<A>) -> Result<Vec<u8>> {
     if accept.tags.len() > MAX_TAGS {
         return Err(Error::bad_request(format!(
@@ -241,7 +246,15 @@ pub(crate) fn envelope<A: Serialize>(id: u64, accept: &Accept<A>) -> Result<Vec<
             tag.len()
         )));
     }
-    let bytes = wire::encode(&(id, &accept.tags, &accept.attachment))?;
+    let mut bytes = Vec::with_capacity(64);
+    bytes.extend_from_slice(ENVELOPE_MAGIC);
+    bytes.extend_from_slice(&id.to_le_bytes());
+    bytes.push(accept.tags.len() as u8);
+    for tag in &accept.tags {
+        bytes.extend_from_slice(&(tag.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(tag.as_bytes());
+    }
+    bytes.extend_from_slice(&wire::encode(&accept.attachment)?);
     if bytes.len() > MAX_ATTACHMENT {
         return Err(Error::new(
             ErrorCode::PayloadTooLarge,
@@ -255,17 +268,42 @@ pub(crate) fn envelope<A: Serialize>(id: u64, accept: &Accept<A>) -> Result<Vec<
     Ok(bytes)
 }
 
+/// Reads an envelope's header: the id, the tags, and where the attachment starts.
+fn header(envelope: &[u8]) -> Result<(u64, Vec<String>, usize)> {
+    let bad = || Error::internal("a socket's envelope is damaged");
+    let rest = envelope.strip_prefix(ENVELOPE_MAGIC).ok_or_else(bad)?;
+    let id = u64::from_le_bytes(
+        rest.get(..8)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    let count = *rest.get(8).ok_or_else(bad)?;
+    let mut at = 9;
+    let mut tags = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let len = rest.get(at..at + 2).ok_or_else(bad)?;
+        let len = u16::from_le_bytes([len[0], len[1]]) as usize;
+        let tag = rest.get(at + 2..at + 2 + len).ok_or_else(bad)?;
+        tags.push(String::from_utf8(tag.to_vec()).map_err(|_| bad())?);
+        at += 2 + len;
+    }
+    Ok((id, tags, ENVELOPE_MAGIC.len() + at))
+}
+
 /// The id and tags of the socket whose envelope this is.
 pub(crate) fn envelope_head(envelope: &[u8]) -> Result<(u64, Vec<String>)> {
-    wire::decode::<(u64, Vec<String>, serde::de::IgnoredAny)>(envelope)
-        .map(|(id, tags, _)| (id, tags))
-        .map_err(|e| Error::internal(format!("a socket's envelope does not decode: {e}")))
+    header(envelope).map(|(id, tags, _)| (id, tags))
 }
 
 /// The socket an envelope describes, with its attachment decoded as `A`.
 pub(crate) fn socket<A: DeserializeOwned>(envelope: &[u8]) -> Result<Socket<A>> {
-    let (id, tags, attachment) = wire::decode::<(u64, Vec<String>, A)>(envelope)
-        .map_err(|e| Error::internal(format!("a socket's attachment does not decode: {e}")))?;
+    let (id, tags, at) = header(envelope)?;
+    let attachment = wire::decode::<A>(&envelope[at..]).map_err(|e| {
+        Error::internal(format!(
+            "the attachment of socket {id} does not decode: {e}"
+        ))
+    })?;
     Ok(Socket {
         id,
         attachment,
@@ -321,6 +359,12 @@ mod tests {
             ErrorCode::BadRequest
         );
         assert!(socket::<()>(&[0xc1]).is_err());
+        for end in 0..bytes.len() {
+            assert!(
+                socket::<(String, u32)>(&bytes[..end]).is_err(),
+                "cut at {end}"
+            );
+        }
     }
 
     #[test]
@@ -339,5 +383,17 @@ mod tests {
         assert_eq!(bad.code(), ErrorCode::BadRequest);
         let bad = Frame::Binary(vec![0xc1]).decode::<Send>().unwrap_err();
         assert_eq!(bad.code(), ErrorCode::BadRequest);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn envelopes_never_panic_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = envelope_head(&bytes);
+            let _ = socket::<(String, u32)>(&bytes);
+            let mut framed = ENVELOPE_MAGIC.to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = envelope_head(&framed);
+            let _ = socket::<Vec<String>>(&framed);
+        }
     }
 }
