@@ -11,6 +11,7 @@ use flate2::Compression;
 
 use crate::entry;
 use crate::metadata::{self, AppMetadata};
+use crate::page;
 use crate::setup::{self, Tools};
 use crate::workspace::{self, display, note, root, since, step};
 
@@ -188,6 +189,9 @@ pub fn build(tools: &Tools, dir: &Path, profile: Profile) -> Result<Built, Strin
     }
     if entry::wanted(dir)? {
         entry::write(dir)?;
+    }
+    if page::present(dir) {
+        page::build(dir)?;
     }
     let built = Built::measure(dir)?;
     note(format!("built in {}", since(start)));

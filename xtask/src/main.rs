@@ -9,6 +9,7 @@ mod dev;
 mod entry;
 mod metadata;
 mod new;
+mod page;
 mod setup;
 mod test;
 mod workspace;
@@ -21,10 +22,15 @@ usage: cargo xtask <command> [arguments]
 commands:
   new <name>                write a new app in apps/<name>/ and add it to the workspace
   setup                     install what is missing: the wasm32 target, worker-build,
-                            wasm-bindgen-cli (the Cargo.lock version) and the npm packages
+                            wasm-bindgen-cli (the Cargo.lock version), the npm packages,
+                            and chromium and chromedriver (apt) for the browser test
   build [app] [--dev]       set up, then build every worker (or one app) into <app>/build/
                             and check each app's wasm against its size budget
   dev [app] [--port N]      set up, build and run the showcase (or an app) in wrangler dev
+  page <app>                build apps/<app>/page/ (HTML, CSS, TypeScript) into
+                            apps/<app>/public/ with esbuild; `build` does it too
+  chat-types                write apps/chat/page/src/protocol.ts from the Rust types
+                            in apps/chat/protocol, then build the chat page
   test                      set up, then run every check and test, as CI does
   bench [arguments]         run the benchmarks
   deploy <app> [--canary P] [--full] [--message TEXT] [--dry-run] [--no-build]
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         "build" => build::run(rest),
         "dev" => dev::run(rest),
         "test" => test::run(rest),
+        "page" => page::run(rest),
+        "chat-types" => page::chat_types(rest),
         "bench" => bench::run(rest),
         "deploy" => deploy::deploy(rest),
         "promote" => deploy::promote(rest),

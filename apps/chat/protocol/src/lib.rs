@@ -7,7 +7,7 @@
 //! - [`rules`]: which rooms, users, texts, client ids and query values are accepted.
 //!
 //! Only serde is needed, so the worker's wasm carries nothing else. With the `ts` feature,
-//! [`typescript`] writes the same types as TypeScript declarations; the page is built from
+//! `typescript()` writes the same types as TypeScript declarations; the page is built from
 //! that file (`apps/chat/page/src/protocol.ts`, rewritten by `cargo xtask chat-types`).
 //!
 //! ```
