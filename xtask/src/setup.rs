@@ -3,6 +3,10 @@
 //! worker-build would download wasm-bindgen and wasm-opt from GitHub at build time; the
 //! machines this runs on reach only the package registries, so the setup installs both
 //! from there (crates.io and npm) and the build points worker-build at them.
+//!
+//! The browser test drives Debian's `chromium` through its `chromedriver` (package
+//! `chromium-driver`); the setup installs both with apt when they are missing, never a
+//! browser build from elsewhere.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +73,7 @@ pub fn ensure() -> Result<Tools, String> {
     let worker_build = ensure_worker_build()?;
     let wasm_bindgen = ensure_wasm_bindgen()?;
     ensure_npm_packages()?;
+    ensure_browser()?;
     let tools = Tools {
         worker_build,
         wasm_bindgen,
@@ -210,6 +215,78 @@ fn installed(tool: &str, version: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// The Debian packages of the browser test, and the executable each one provides.
+const BROWSER_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    ("chromium-driver", "chromedriver"),
+];
+
+/// Whether `name` is an executable on `PATH`.
+fn on_path(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(name).is_file())
+}
+
+fn ensure_browser() -> Result<(), String> {
+    let missing: Vec<&str> = BROWSER_PACKAGES
+        .iter()
+        .filter(|(_, tool)| !on_path(tool))
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        let version = workspace::output(Command::new("chromium").arg("--version"))
+            .unwrap_or_else(|| "chromium".to_owned());
+        note(format!("{version} and chromedriver: installed"));
+        return Ok(());
+    }
+    let how = format!("apt-get install {}", missing.join(" "));
+    if !on_path("apt-get") {
+        return Err(format!(
+            "the browser test needs {} and there is no apt-get here: install them with your \
+             package manager (Debian: `{how}`) and run this again",
+            missing.join(" and ")
+        ));
+    }
+    // apt-get needs root: run it directly as root, else through sudo if there is one.
+    let root = workspace::output(Command::new("id").arg("-u")).as_deref() == Some("0");
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    if !root && !on_path("sudo") {
+        return Err(format!(
+            "the browser test needs {}: run `sudo {how}` (or `{how}` as root) and run this \
+             again",
+            missing.join(" and ")
+        ));
+    }
+    let start = Instant::now();
+    step(format!(
+        "installing {} with apt-get (this takes a few minutes)",
+        missing.join(" and ")
+    ));
+    workspace::run(&mut apt(&["update"]))?;
+    let mut install = apt(&["install", "-y"]);
+    install.args(&missing);
+    workspace::run(&mut install)?;
+    note(format!("installed in {}", since(start)));
+    for (package, tool) in BROWSER_PACKAGES {
+        if !on_path(tool) {
+            return Err(format!(
+                "`{tool}` is still missing after installing the package {package}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     path.metadata().and_then(|m| m.modified()).ok()
 }
@@ -219,7 +296,7 @@ fn ensure_npm_packages() -> Result<(), String> {
     let lock = root.join("package-lock.json");
     // npm writes this copy of the lock file into node_modules on every install.
     let installed_lock = root.join("node_modules").join(".package-lock.json");
-    let tools_present = ["wrangler", "wasm-opt"]
+    let tools_present = ["wrangler", "wasm-opt", "tsc"]
         .iter()
         .all(|t| workspace::npm_tool(t).is_file());
     let current = match (modified(&lock), modified(&installed_lock)) {
@@ -227,7 +304,7 @@ fn ensure_npm_packages() -> Result<(), String> {
         _ => false,
     };
     if tools_present && current {
-        note("npm packages (wrangler, binaryen): installed");
+        note("npm packages (wrangler, binaryen, typescript): installed");
         return Ok(());
     }
     let start = Instant::now();

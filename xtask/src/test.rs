@@ -61,6 +61,18 @@ const STAGES: &[Stage] = &[
         },
     },
     Stage {
+        name: "the chat page in headless Chromium",
+        run: |_| {
+            crate::page::build(&workspace::root().join("apps").join("chat"))?;
+            workspace::run(
+                workspace::cargo()
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .args(["test", "-p", "duro-tests", "--test", "browser", "--"])
+                    .args(["--ignored", "--test-threads=1", "--nocapture"]),
+            )
+        },
+    },
+    Stage {
         name: "a new app: cargo xtask new, its tests, build and dev",
         run: |_| {
             workspace::run(

@@ -41,6 +41,8 @@ pub struct Worker {
     child: Option<Child>,
     port: u16,
     starts: u32,
+    /// Whether the next start keeps `port` ([`Worker::start_again`]).
+    same_port: bool,
 }
 
 impl Worker {
@@ -77,6 +79,7 @@ impl Worker {
             child: None,
             port: 0,
             starts: 0,
+            same_port: false,
         };
         worker.launch();
         worker
@@ -109,6 +112,17 @@ impl Worker {
     /// Stops the worker and starts it again on the same state folder (on a new port).
     pub fn restart(&mut self) {
         self.stop();
+        self.launch();
+    }
+
+    /// Stops the worker if it runs and starts it again on the same port and state folder:
+    /// a server that comes back where it was, for clients that reconnect by themselves (a
+    /// browser page, whose origin includes the port).
+    // Used by the browser test (tests/tests/browser), which shares this file.
+    #[allow(dead_code)]
+    pub fn start_again(&mut self) {
+        self.stop();
+        self.same_port = true;
         self.launch();
     }
 
@@ -146,7 +160,9 @@ impl Worker {
 
         adopt_orphans();
         self.starts += 1;
-        self.port = free_port();
+        if !std::mem::take(&mut self.same_port) {
+            self.port = free_port();
+        }
         let inspector_port = loop {
             let port = free_port();
             if port != self.port {
