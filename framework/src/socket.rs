@@ -90,17 +90,12 @@ impl Upgrade {
         &self.query
     }
 
-    /// The first value of the query parameter `name`, percent-decoded (`+` is a space);
-    /// `None` when absent or not UTF-8 once decoded.
+    /// The first value of the query parameter `name`, percent-decoded (`+` is a space).
     pub fn query(&self, name: &str) -> Option<String> {
-        self.query
-            .split('&')
-            .filter_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode_component(k)? == name).then(|| decode_component(v))
-            })
-            .next()
-            .flatten()
+        crate::url::query(&format!("?{}", self.query))
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// The value of the header `name` (any case).
@@ -111,26 +106,6 @@ impl Upgrade {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// Percent-decodes a query component (`+` is a space).
-fn decode_component(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// An object's yes to a connection: the socket's attachment (kept through hibernation,
@@ -330,7 +305,6 @@ mod tests {
         let bare = Upgrade::new("/ws?user=b+c", vec![]);
         assert_eq!(bare.path(), "/ws");
         assert_eq!(bare.query("user").as_deref(), Some("b c"));
-        assert_eq!(Upgrade::new("/ws?user=%zz", vec![]).query("user"), None);
     }
 
     #[test]

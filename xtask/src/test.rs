@@ -61,6 +61,18 @@ const STAGES: &[Stage] = &[
         },
     },
     Stage {
+        name: "the chat API's contract tests against apps/chat in workerd",
+        run: |_| {
+            workspace::run(
+                workspace::cargo()
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .env("DURO_CHAT_APP", "apps/chat")
+                    .args(["test", "-p", "duro-tests", "--test", "chat", "--"])
+                    .args(["--ignored", "--test-threads=1"]),
+            )
+        },
+    },
+    Stage {
         name: "the chat page in headless Chromium",
         run: |_| {
             crate::page::build(&workspace::root().join("apps").join("chat"))?;
