@@ -72,6 +72,8 @@ mod persist;
 pub mod storage;
 #[doc(hidden)]
 pub mod wire;
+// Typed collections (`Log`, `Map`) whose entries have storage keys of their own.
+pub mod collections;
 // WebSocket frames, upgrade requests and socket handles.
 mod socket;
 // Clients, and the seams the runtimes (wasm, testing) implement.
@@ -99,6 +101,7 @@ mod wasm;
 
 pub use activate::Activate;
 pub use client::Client;
+pub use collections::{Log, Map, MapKey};
 pub use ctx::{Ctx, CALL_TIMEOUT_VAR, DEFAULT_CALL_TIMEOUT};
 pub use duro_macros::{methods, object, rpc, timer};
 pub use error::{CallError, Error, ErrorCode, Result};
@@ -127,6 +130,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::activate::{ActivateFn, ActivateProbe, HasActivate, NoActivate};
     pub use crate::client::{NoUserError, Transport};
+    pub use crate::collections::{Collection, Probe, ProbeCollection, ProbeOther};
     pub use crate::host::{spawn_host, Host};
     pub use crate::migrate::{Chain, Migrate, Now, Step};
     pub use crate::names::RESERVED_METHOD_PREFIX;
@@ -157,6 +161,9 @@ pub mod __private {
         const BINDING: &'static str;
         const SCHEMA: u32;
         const MIGRATE: Migrate<Self>;
+
+        /// Calls `f` with each collection field and its name (generated: the probe).
+        fn __collections(&mut self, _f: &mut dyn FnMut(&'static str, &mut dyn Collection)) {}
     }
 
     // Each serde direction has its own trait, checked once at the one place that needs

@@ -16,6 +16,9 @@ pub(crate) const TIMER_PREFIX: &str = "__duro/t/";
 pub(crate) const DEAD_PREFIX: &str = "__duro/dead/";
 /// Prefix of the index bookkeeping: `__duro/index/<index>`.
 pub(crate) const BOOK_PREFIX: &str = "__duro/index/";
+/// Prefix of collections (`duro::Log`, `duro::Map`): a collection's header is
+/// `__duro/c/<field>`, its entries `__duro/c/<field>/<entry key>`.
+pub(crate) const COLLECTION_PREFIX: &str = "__duro/c/";
 
 /// Path of an object's stats view (the one route of an object's `fetch`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -43,7 +46,13 @@ mod tests {
 
     #[test]
     fn every_reserved_name_has_the_reserved_prefix() {
-        for key in [STATE_KEY, TIMER_PREFIX, DEAD_PREFIX, BOOK_PREFIX] {
+        for key in [
+            STATE_KEY,
+            TIMER_PREFIX,
+            DEAD_PREFIX,
+            BOOK_PREFIX,
+            COLLECTION_PREFIX,
+        ] {
             assert!(key.starts_with(RESERVED_PREFIX), "{key}");
         }
         for method in [PUBLISH_METHOD, REPUBLISH_METHOD] {

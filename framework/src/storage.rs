@@ -26,10 +26,12 @@ pub trait Storage {
         deletes: Vec<String>,
     ) -> LocalBoxFuture<'a, Result<()>>;
 
-    /// Lists up to `limit` entries whose keys start with `prefix`, in key order.
+    /// Lists up to `limit` entries whose keys start with `prefix` and are not before
+    /// `start` (when given), in key order.
     fn list<'a>(
         &'a self,
         prefix: &'a str,
+        start: Option<&'a str>,
         limit: Option<usize>,
     ) -> LocalBoxFuture<'a, Result<Entries>>;
 
@@ -91,6 +93,10 @@ pub struct StorageStats {
     pub lists: u64,
     /// Alarm reads and changes.
     pub alarm_ops: u64,
+    /// Keys written by `write` calls (each put counts once).
+    pub keys_put: u64,
+    /// Keys removed by `write` calls (each delete counts once).
+    pub keys_deleted: u64,
 }
 
 /// Counters shared by the storage implementations.
@@ -100,11 +106,20 @@ pub(crate) struct Counters {
     pub writes: Cell<u64>,
     pub lists: Cell<u64>,
     pub alarm_ops: Cell<u64>,
+    pub keys_put: Cell<u64>,
+    pub keys_deleted: Cell<u64>,
 }
 
 impl Counters {
     pub fn bump(c: &Cell<u64>) {
         c.set(c.get() + 1);
+    }
+
+    /// Counts one `write` call of `puts` and `deletes` keys.
+    pub fn wrote(&self, puts: usize, deletes: usize) {
+        Counters::bump(&self.writes);
+        self.keys_put.set(self.keys_put.get() + puts as u64);
+        self.keys_deleted.set(self.keys_deleted.get() + deletes as u64);
     }
 
     pub fn snapshot(&self) -> StorageStats {
@@ -113,6 +128,8 @@ impl Counters {
             writes: self.writes.get(),
             lists: self.lists.get(),
             alarm_ops: self.alarm_ops.get(),
+            keys_put: self.keys_put.get(),
+            keys_deleted: self.keys_deleted.get(),
         }
     }
 }
@@ -182,7 +199,7 @@ impl Storage for MemoryStorage {
         puts: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
     ) -> LocalBoxFuture<'a, Result<()>> {
-        Counters::bump(&self.counters.writes);
+        self.counters.wrote(puts.len(), deletes.len());
         let failing = self.failing_writes.get();
         if failing > 0 {
             self.failing_writes.set(failing - 1);
@@ -201,12 +218,14 @@ impl Storage for MemoryStorage {
     fn list<'a>(
         &'a self,
         prefix: &'a str,
+        start: Option<&'a str>,
         limit: Option<usize>,
     ) -> LocalBoxFuture<'a, Result<Entries>> {
         Counters::bump(&self.counters.lists);
         let data = self.data.borrow();
+        let from = start.filter(|s| *s > prefix).unwrap_or(prefix);
         let out = data
-            .range(prefix.to_owned()..)
+            .range(from.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit.unwrap_or(usize::MAX))
             .map(|(k, v)| (k.clone(), v.clone()))

@@ -148,7 +148,7 @@ impl Table {
     pub async fn load(storage: &dyn Storage) -> Result<Table> {
         let mut entries = Vec::new();
         // `list` returns keys in order, so the vector is sorted.
-        for (key, value) in storage.list(TIMER_PREFIX, None).await? {
+        for (key, value) in storage.list(TIMER_PREFIX, None, None).await? {
             let entry: Entry = wire::decode(&value)
                 .map_err(|e| Error::internal(format!("stored timer {key} does not decode: {e}")))?;
             entries.push((key, Box::new(entry)));
@@ -217,7 +217,7 @@ pub(crate) fn dead_key(id: &str) -> String {
 /// Reads the dead letters, in id order.
 pub(crate) async fn dead_letters(storage: &dyn Storage) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for (key, value) in storage.list(DEAD_PREFIX, None).await? {
+    for (key, value) in storage.list(DEAD_PREFIX, None, None).await? {
         let entry: Entry = wire::decode(&value).map_err(|e| {
             Error::internal(format!("stored dead letter {key} does not decode: {e}"))
         })?;

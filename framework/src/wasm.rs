@@ -95,7 +95,7 @@ impl Storage for WorkerStorage {
         puts: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
     ) -> LocalBoxFuture<'a, Result<()>> {
-        Counters::bump(&self.counters.writes);
+        self.counters.wrote(puts.len(), deletes.len());
         // Every promise is created before any is awaited: Durable Objects coalesce writes
         // issued without an intervening await into one atomic batch.
         let mut pending = Vec::new();
@@ -126,12 +126,16 @@ impl Storage for WorkerStorage {
     fn list<'a>(
         &'a self,
         prefix: &'a str,
+        start: Option<&'a str>,
         limit: Option<usize>,
     ) -> LocalBoxFuture<'a, Result<Entries>> {
         Counters::bump(&self.counters.lists);
         Box::pin(async move {
             let opts = js_sys::Object::new();
             let _ = Reflect::set(&opts, &"prefix".into(), &prefix.into());
+            if let Some(start) = start {
+                let _ = Reflect::set(&opts, &"start".into(), &start.into());
+            }
             if let Some(limit) = limit {
                 let _ = Reflect::set(&opts, &"limit".into(), &(limit as f64).into());
             }
@@ -641,12 +645,14 @@ impl<T: Object> WasmHost<T> {
         let json = format!(
             "{{\"class\":\"{}\",\"activations\":{activations},\"calls\":{calls},\"alarms\":{alarms},\"index_writes\":{index_writes},\
              \"storage_reads\":{},\"storage_writes\":{},\"storage_lists\":{},\
-             \"alarm_ops\":{},\"wasm_memory_pages\":{pages}}}",
+             \"alarm_ops\":{},\"keys_put\":{},\"keys_deleted\":{},\"wasm_memory_pages\":{pages}}}",
             T::CLASS,
             storage.reads,
             storage.writes,
             storage.lists,
-            storage.alarm_ops
+            storage.alarm_ops,
+            storage.keys_put,
+            storage.keys_deleted
         );
         let resp = Response::ok(json).map_err(|e| JsValue::from_str(&e.to_string()))?;
         let _ = resp.headers().set("content-type", "application/json");

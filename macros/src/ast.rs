@@ -20,6 +20,16 @@ pub struct Object {
     /// Where to report an item that is not a struct (its `enum` or `union` keyword).
     pub not_struct: Option<TokenStream>,
     pub args: ObjectArgs,
+    /// The struct's fields, in order, as the collection probe visits them.
+    pub fields: Vec<Field>,
+}
+
+/// A field of the state struct: how to reach it, the name its collection (if it is one)
+/// is stored under, and the `#[cfg(…)]` conditions it exists under.
+pub struct Field {
+    pub member: syn::Member,
+    pub name: String,
+    pub cfgs: Vec<TokenStream>,
 }
 
 impl Object {
@@ -51,12 +61,36 @@ impl Object {
                 return None;
             }
         };
+        let fields = match &parsed {
+            syn::Item::Struct(s) => s
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let member = match &f.ident {
+                        Some(ident) => syn::Member::Named(ident.clone()),
+                        None => syn::Member::Unnamed(syn::Index::from(i)),
+                    };
+                    let name = match &f.ident {
+                        Some(ident) => ident.unraw().to_string(),
+                        None => i.to_string(),
+                    };
+                    Field {
+                        member,
+                        name,
+                        cfgs: attr::cfg_conditions(&f.attrs),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         Some(Object {
             ident: ident.clone(),
             generics: generics.clone(),
             not_struct,
             args,
             item,
+            fields,
         })
     }
 

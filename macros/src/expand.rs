@@ -40,9 +40,10 @@ pub fn object(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The class's names and its migration chain (or, with `chain` false, none), which
-/// `#[duro::methods]` reads into the `Object` impl.
+/// The class's names, its migration chain and its collection probe (or, with `chain`
+/// false, neither), which `#[duro::methods]` reads into the `Object` impl.
 pub fn declared(o: &Object, chain: bool) -> TokenStream {
+    let probe = chain.then(|| collections(o));
     let ident = &o.ident;
     let class = o.class();
     let binding = o.binding();
@@ -66,6 +67,41 @@ pub fn declared(o: &Object, chain: bool) -> TokenStream {
             const SCHEMA: u32 = #schema;
             const MIGRATE: ::duro::__private::Migrate<Self> =
                 <#chain as ::duro::__private::Chain<Self>>::load;
+            #probe
+        }
+    }
+}
+
+/// The collection probe: one call per field, which reports the field to the runtime
+/// when its type is a collection (`duro::Log`, `duro::Map`) and does nothing otherwise
+/// (autoref specialization: the runtime's `ProbeCollection` applies to collections only,
+/// `ProbeOther` to everything, one reference further away). A field's collection is
+/// stored under the field's name.
+fn collections(o: &Object) -> TokenStream {
+    let probes = o.fields.iter().map(|f| {
+        let member = &f.member;
+        let name = &f.name;
+        let call = quote! {
+            (&mut ::duro::__private::Probe(&mut self.#member)).__duro_probe(#name, __duro_f);
+        };
+        if f.cfgs.is_empty() {
+            call
+        } else {
+            let cfgs = &f.cfgs;
+            quote!(#[cfg(all(#(#cfgs),*))] { #call })
+        }
+    });
+    quote! {
+        #[allow(unused_variables, unused_imports)]
+        fn __collections(
+            &mut self,
+            __duro_f: &mut dyn ::core::ops::FnMut(
+                &'static str,
+                &mut dyn ::duro::__private::Collection,
+            ),
+        ) {
+            use ::duro::__private::{ProbeCollection as _, ProbeOther as _};
+            #(#probes)*
         }
     }
 }
@@ -439,6 +475,15 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
             const SCHEMA: u32 = #declared::SCHEMA;
             const __MIGRATE: ::duro::__private::Migrate<Self> = #declared::MIGRATE;
             type Stub = #stub;
+            fn __collections(
+                &mut self,
+                __duro_f: &mut dyn ::core::ops::FnMut(
+                    &'static str,
+                    &mut dyn ::duro::__private::Collection,
+                ),
+            ) {
+                #declared::__collections(self, __duro_f)
+            }
             #index
 
             const __TARGET: ::duro::__private::Target = ::duro::__private::Target {

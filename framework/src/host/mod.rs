@@ -41,6 +41,7 @@ use futures::lock::Mutex;
 use futures::FutureExt;
 use tracing::Instrument;
 
+use crate::collections::{self, Found, Kept, Layout};
 use crate::ctx::Ctx;
 use crate::error::{Error, ErrorCode, Result};
 use crate::migrate;
@@ -308,15 +309,25 @@ impl<T: Object> Host<T> {
 
     async fn load(&self) -> Result<Loaded<T>> {
         self.activations.set(self.activations.get() + 1);
-        // The index bookkeeping comes in the same storage read as the state.
-        let extra: Vec<String> = T::__INDEX
+        // The collection fields, by name, from a default state (before any is read).
+        let mut layout = Layout::default();
+        T::default().__collections(&mut |name, c| layout.note(name, c));
+        // The index bookkeeping and the logs' headers come in the same storage read as
+        // the state; maps are listed.
+        let mut extra: Vec<String> = T::__INDEX
             .iter()
             .map(|spec| publish::book_key(spec.index))
             .collect();
+        extra.extend(layout.header_keys());
         let (stored, extra) = persist::load_with(&*self.storage, &extra).await?;
-        let book = T::__INDEX.map(|_| self.decode_book(extra.into_iter().next().flatten()));
+        let mut extra = extra.into_iter();
+        let book = T::__INDEX.map(|_| self.decode_book(extra.next().flatten()));
+        let mut found = layout.read(&*self.storage, extra.collect()).await?;
+        // Collections are stored apart from the state: an object whose calls changed only
+        // collections has them without a stored state.
         let Some(stored) = stored else {
-            let value = T::default();
+            let mut value = T::default();
+            self.bind_collections(&mut value, &mut found)?;
             let saved = wire::encode(&value)?;
             return Ok(Loaded {
                 value,
@@ -355,6 +366,8 @@ impl<T: Object> Host<T> {
                 ),
             )
         })?;
+        let mut value = value;
+        self.bind_collections(&mut value, &mut found)?;
         if stored.name.is_some() && self.name.borrow().is_none() {
             *self.name.borrow_mut() = stored.name.as_deref().map(Rc::from);
         }
@@ -392,6 +405,7 @@ impl<T: Object> Host<T> {
         if ctx.delete_requested() {
             self.storage.delete_all().await?;
             loaded.value = T::default();
+            self.bind_collections(&mut loaded.value, &mut Found::default())?;
             loaded.saved = wire::encode(&loaded.value)?;
             loaded.chunks = 0;
             loaded.timers = Some(Table::default());
@@ -416,20 +430,36 @@ impl<T: Object> Host<T> {
             }
             chunks = n;
         }
+        // Each collection's changed entries, in the same atomic write.
+        let mut collections_changed = false;
+        let mut failed = None;
+        loaded.value.__collections(&mut |name, c| {
+            if failed.is_none() {
+                match collections::plan(name, c, &mut batch) {
+                    Ok(changed) => collections_changed |= changed,
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
         if !ops.is_empty() {
             let table = self.table(loaded).await?;
             table.apply(ops, &mut batch)?;
         }
         // Schedules a publish in the same atomic write when the projection changed.
-        let book = if changed {
+        let book = if changed || collections_changed {
             self.plan_publish(loaded, &mut batch, false).await?
         } else {
             None
         };
         if batch.is_empty() {
+            loaded.value.__collections(&mut |_, c| c.__committed());
             return Ok(());
         }
         self.write(loaded, batch).await?;
+        loaded.value.__collections(&mut |_, c| c.__committed());
         if changed {
             loaded.saved = body;
             loaded.chunks = chunks;
@@ -484,11 +514,29 @@ impl<T: Object> Host<T> {
         }
     }
 
-    /// Puts the in-memory state back to the last saved bytes.
+    /// Puts the in-memory state back to the last saved bytes, and its collections back
+    /// to their last committed entries (their changes are undone, and they move into the
+    /// decoded state).
     fn rollback(&self, loaded: &mut Loaded<T>) -> Result<()> {
-        loaded.value = wire::decode(&loaded.saved)
+        let mut value: T = wire::decode(&loaded.saved)
             .map_err(|e| Error::internal(format!("saved state does not decode: {e}")))?;
-        Ok(())
+        let mut kept = Kept::default();
+        loaded.value.__collections(&mut |_, c| kept.take(c));
+        value.__collections(&mut |name, c| kept.restore(name, c));
+        loaded.value = value;
+        kept.finish()
+    }
+
+    /// Binds the collection fields of a freshly decoded (or default) state to storage and
+    /// to what the activation read.
+    fn bind_collections(&self, value: &mut T, found: &mut Found) -> Result<()> {
+        let mut result = Ok(());
+        value.__collections(&mut |name, c| {
+            if result.is_ok() {
+                result = found.bind(name, c, &self.storage);
+            }
+        });
+        result
     }
 
     /// [`rollback`](Self::rollback), or, if the saved bytes somehow do not decode, unloads
