@@ -17,7 +17,7 @@ use crate::workspace::{self, display, note, root, since, step};
 
 /// Folders whose subfolders are Rust workers (a `wrangler.toml` next to a `Cargo.toml`).
 /// Add a folder here and `build` and `test` pick up its workers.
-pub const WORKER_PARENTS: &[&str] = &["apps", "bench/baselines"];
+pub const WORKER_PARENTS: &[&str] = &["apps", "bench", "bench/baselines"];
 
 /// Which cargo profile worker-build uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
