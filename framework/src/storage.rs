@@ -119,7 +119,8 @@ impl Counters {
     pub fn wrote(&self, puts: usize, deletes: usize) {
         Counters::bump(&self.writes);
         self.keys_put.set(self.keys_put.get() + puts as u64);
-        self.keys_deleted.set(self.keys_deleted.get() + deletes as u64);
+        self.keys_deleted
+            .set(self.keys_deleted.get() + deletes as u64);
     }
 
     pub fn snapshot(&self) -> StorageStats {

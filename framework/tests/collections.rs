@@ -194,11 +194,17 @@ fn a_push_writes_its_entry_and_the_header() {
         let j = env.stub::<Journal>("a");
         assert_eq!(j.push("one".into()).await.unwrap(), 1);
         assert_eq!(j.push("two".into()).await.unwrap(), 2);
+        let first = ops(&env, "b", async {
+            env.stub::<Journal>("b").push("one".into()).await.unwrap();
+        })
+        .await;
+        assert_eq!(first, (1, 3, 0), "the first push stores the state too");
         let push = ops(&env, "a", async { j.push("three".into()).await.unwrap() }).await;
         assert_eq!(push, (1, 2, 0), "one write: the entry and the log's header");
-        // The state itself is not rewritten: it did not change.
+        // The state is written with the first entries, and not rewritten after: it did not
+        // change.
         let dump = env.storage::<Journal>("a").dump();
-        assert!(!dump.contains_key("__duro/state"), "{:?}", dump.keys());
+        assert!(dump.contains_key("__duro/state"), "{:?}", dump.keys());
         assert!(dump.contains_key("__duro/c/log/00000000000000000003"));
         assert_eq!(dump["__duro/c/log"].len(), 16);
         // A change of the state and of a map entry: still one write.
@@ -212,7 +218,10 @@ fn a_push_writes_its_entry_and_the_header() {
         })
         .await;
         assert_eq!(tag, (1, 1, 0), "a map insert writes its entry");
-        assert!(env.storage::<Journal>("a").dump().contains_key("__duro/c/tags/x"));
+        assert!(env
+            .storage::<Journal>("a")
+            .dump()
+            .contains_key("__duro/c/tags/x"));
         let untag = ops(&env, "a", async {
             j.untag("x".into()).await.unwrap();
         })
@@ -299,15 +308,26 @@ fn a_failing_call_writes_nothing_and_undoes_its_changes() {
             .unwrap_err();
         assert!(matches!(err, CallError::User(_)), "{err:?}");
         // A panic after a push.
-        let err = j.push_all(vec!["d".into(), "panic".into()]).await.unwrap_err();
+        let err = j
+            .push_all(vec!["d".into(), "panic".into()])
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Internal, "{err:?}");
         // A failed write.
         env.storage::<Journal>("f").fail_next_writes(1);
         let err = j.push_all(vec!["e".into()]).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::Internal, "{err:?}");
 
-        assert_eq!(env.storage::<Journal>("f").dump(), dump, "storage unchanged");
-        assert_eq!(stats(&env, "f").writes, before.writes + 1, "only the failed write");
+        assert_eq!(
+            env.storage::<Journal>("f").dump(),
+            dump,
+            "storage unchanged"
+        );
+        assert_eq!(
+            stats(&env, "f").writes,
+            before.writes + 1,
+            "only the failed write"
+        );
         // In memory, unchanged too.
         assert_eq!(j.ids().await.unwrap(), (2, Some(1), Some(2)));
         assert_eq!(
@@ -321,7 +341,11 @@ fn a_failing_call_writes_nothing_and_undoes_its_changes() {
         );
         // And the ids the failed calls took are given again.
         assert_eq!(j.push("c".into()).await.unwrap(), 3);
-        assert_eq!(env.stats::<Journal>("f").activations, 1, "rolled back, not reloaded");
+        assert_eq!(
+            env.stats::<Journal>("f").activations,
+            1,
+            "rolled back, not reloaded"
+        );
     });
 }
 
@@ -392,8 +416,7 @@ fn damaged_entries_are_clear_errors() {
         let e = j.range(0, 10).await.unwrap_err();
         assert_eq!(e.code(), ErrorCode::Internal);
         assert!(
-            e.message().contains("collection `log` is damaged")
-                && e.message().contains("\"2\""),
+            e.message().contains("collection `log` is damaged") && e.message().contains("\"2\""),
             "{e}"
         );
         assert!(j.get(2).await.is_err());

@@ -101,9 +101,12 @@ fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
 }
 
 fn error(status: u16, code: &str, message: &str) -> Result<Response> {
-    json(status, &ErrorBody {
-        error: ErrorDetail { code, message },
-    })
+    json(
+        status,
+        &ErrorBody {
+            error: ErrorDetail { code, message },
+        },
+    )
 }
 
 fn bad(message: &str) -> Result<Response> {
@@ -120,7 +123,10 @@ fn framework(e: duro::Error) -> Result<Response> {
 
 /// The body as a JSON object of type `T`, or the 400 to answer.
 async fn body<T: DeserializeOwned>(req: &mut Request) -> std::result::Result<T, Result<Response>> {
-    let bytes = req.bytes().await.map_err(|e| bad(&format!("unreadable body: {e}")))?;
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| bad(&format!("unreadable body: {e}")))?;
     if bytes.len() > BODY_LIMIT {
         return Err(error(413, "payload_too_large", "the body is over 1 MiB"));
     }
@@ -185,7 +191,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get, ["log", name, "range"]) => {
             let (mut after, mut limit) = (0, 100);
             for (key, value) in duro::url::query(&url) {
-                let n = tri!(value.parse::<u64>().map_err(|_| bad("after and limit are numbers")));
+                let n = tri!(value
+                    .parse::<u64>()
+                    .map_err(|_| bad("after and limit are numbers")));
                 match &*key {
                     "after" => after = n,
                     "limit" => limit = tri!(batch_size(n, "limit")),
@@ -193,9 +201,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 }
             }
             match Journal::stub(&env, name)?.range(after, limit).await {
-                Ok(page) => json(200, &Entries {
-                    entries: page.into_iter().map(|(id, text)| Entry { id, text }).collect(),
-                }),
+                Ok(page) => json(
+                    200,
+                    &Entries {
+                        entries: page
+                            .into_iter()
+                            .map(|(id, text)| Entry { id, text })
+                            .collect(),
+                    },
+                ),
                 Err(e) => framework(e),
             }
         }
@@ -205,17 +219,27 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 return bad("score must be from 0 to 2147483648");
             }
             match Board::stub(&env, name)?.score(player, score).await {
-                Ok(s) => json(200, &Ranked {
-                    rank: s.rank,
-                    top: s.top.into_iter().map(|(player, score)| Player { player, score }).collect(),
-                }),
+                Ok(s) => json(
+                    200,
+                    &Ranked {
+                        rank: s.rank,
+                        top: s
+                            .top
+                            .into_iter()
+                            .map(|(player, score)| Player { player, score })
+                            .collect(),
+                    },
+                ),
                 Err(e) => framework(e),
             }
         }
         (Method::Post, ["board", name, "fill"]) => {
             let fill: Fill = tri!(body(&mut req).await);
             let count = tri!(batch_size(fill.count, "count"));
-            match Board::stub(&env, name)?.fill(count, fill.seed.unwrap_or(0)).await {
+            match Board::stub(&env, name)?
+                .fill(count, fill.seed.unwrap_or(0))
+                .await
+            {
                 Ok(players) => json(200, &Players { players }),
                 Err(e) => framework(e),
             }

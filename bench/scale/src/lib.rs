@@ -104,7 +104,11 @@ impl Board {
         let mut all: Vec<(&String, u64)> = self.scores.iter().map(|(p, s)| (p, *s)).collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let rank = all.iter().position(|(p, _)| **p == player).unwrap_or(0) as u64 + 1;
-        let top = all.iter().take(10).map(|(p, s)| ((*p).clone(), *s)).collect();
+        let top = all
+            .iter()
+            .take(10)
+            .map(|(p, s)| ((*p).clone(), *s))
+            .collect();
         Standing { rank, top }
     }
 

@@ -195,7 +195,12 @@ pub trait ProbeOther {
 }
 
 impl<T> ProbeOther for &mut Probe<'_, T> {
-    fn __duro_probe(&mut self, _: &'static str, _: &mut dyn FnMut(&'static str, &mut dyn Collection)) {}
+    fn __duro_probe(
+        &mut self,
+        _: &'static str,
+        _: &mut dyn FnMut(&'static str, &mut dyn Collection),
+    ) {
+    }
 }
 
 /// The collection fields of a state type, by name: what an activation reads.

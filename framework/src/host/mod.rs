@@ -323,8 +323,6 @@ impl<T: Object> Host<T> {
         let mut extra = extra.into_iter();
         let book = T::__INDEX.map(|_| self.decode_book(extra.next().flatten()));
         let mut found = layout.read(&*self.storage, extra.collect()).await?;
-        // Collections are stored apart from the state: an object whose calls changed only
-        // collections has them without a stored state.
         let Some(stored) = stored else {
             let mut value = T::default();
             self.bind_collections(&mut value, &mut found)?;
@@ -415,21 +413,6 @@ impl<T: Object> Host<T> {
             self.keep_book_after_delete(loaded, sync).await;
             return Ok(());
         }
-        let body = wire::encode(&loaded.value)?;
-        let changed = body != loaded.saved || loaded.migrated;
-        let mut chunks = loaded.chunks;
-        if changed {
-            let name = self.name.borrow().clone();
-            let (puts, deletes, n) =
-                persist::plan_write(T::SCHEMA, name.as_deref(), &body, loaded.chunks);
-            for (k, v) in puts {
-                batch.put(k, v);
-            }
-            for k in deletes {
-                batch.delete(k);
-            }
-            chunks = n;
-        }
         // Each collection's changed entries, in the same atomic write.
         let mut collections_changed = false;
         let mut failed = None;
@@ -443,6 +426,24 @@ impl<T: Object> Host<T> {
         });
         if let Some(e) = failed {
             return Err(e.into());
+        }
+        let body = wire::encode(&loaded.value)?;
+        // The first write of an object's collections stores its state too, so that an
+        // object with entries always has a stored state (the index publishes it).
+        let changed =
+            body != loaded.saved || loaded.migrated || (collections_changed && !loaded.stored);
+        let mut chunks = loaded.chunks;
+        if changed {
+            let name = self.name.borrow().clone();
+            let (puts, deletes, n) =
+                persist::plan_write(T::SCHEMA, name.as_deref(), &body, loaded.chunks);
+            for (k, v) in puts {
+                batch.put(k, v);
+            }
+            for k in deletes {
+                batch.delete(k);
+            }
+            chunks = n;
         }
         if !ops.is_empty() {
             let table = self.table(loaded).await?;

@@ -20,5 +20,6 @@ mod migrations;
 mod protocol;
 mod restart;
 mod routes;
+mod scale;
 mod sockets;
 mod timers;
