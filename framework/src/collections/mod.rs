@@ -74,7 +74,9 @@ use std::rc::Rc;
 pub use key::MapKey;
 pub use log::Log;
 pub use map::Map;
-pub use store::{LogCore, MapCore, MAX_ENTRY_BYTES};
+pub use store::MAX_ENTRY_BYTES;
+#[doc(hidden)]
+pub use store::{LogCore, MapCore};
 
 use crate::error::{Error, Result};
 use crate::storage::{Batch, Entries, Storage};
