@@ -4,7 +4,9 @@
 //! duro persists the struct as the object's state, turns the methods marked `#[rpc]` into
 //! typed remote calls with a generated client, publishes an optional `#[index]` projection
 //! to Workers KV so that workers can list objects without waking them (see
-//! [`index`]), and runs the same object natively under `cargo test`.
+//! [`index`]), and runs the same object natively under `cargo test`. State that grows
+//! goes in [`Log`] and [`Map`] fields (see [`collections`]), whose entries are stored and
+//! written one by one.
 //!
 //! ```
 //! use duro::prelude::*;

@@ -34,6 +34,9 @@ pub struct Journal {
     by_num: Map<i64, String>,
 }
 
+/// An entry of `by_num`.
+type Numbered = (i64, String);
+
 fn entry(text: &str) -> Entry {
     Entry { text: text.into() }
 }
@@ -130,8 +133,9 @@ impl Journal {
         self.by_num.len()
     }
 
+    /// The map's length, first and last entries.
     #[rpc]
-    fn numbers(&self) -> (usize, Option<(i64, String)>, Option<(i64, String)>) {
+    fn numbers(&self) -> (usize, Option<Numbered>, Option<Numbered>) {
         let first = self.by_num.iter().next().map(|(k, v)| (*k, v.clone()));
         let last = self.by_num.iter().next_back().map(|(k, v)| (*k, v.clone()));
         (self.by_num.len(), first, last)

@@ -93,6 +93,7 @@ fn collections(o: &Object) -> TokenStream {
     });
     quote! {
         #[allow(unused_variables, unused_imports)]
+        #[inline(always)]
         fn __collections(
             &mut self,
             __duro_f: &mut dyn ::core::ops::FnMut(
@@ -475,6 +476,7 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
             const SCHEMA: u32 = #declared::SCHEMA;
             const __MIGRATE: ::duro::__private::Migrate<Self> = #declared::MIGRATE;
             type Stub = #stub;
+            #[inline(always)]
             fn __collections(
                 &mut self,
                 __duro_f: &mut dyn ::core::ops::FnMut(

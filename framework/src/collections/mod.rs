@@ -197,6 +197,7 @@ pub trait ProbeOther {
 }
 
 impl<T> ProbeOther for &mut Probe<'_, T> {
+    #[inline(always)]
     fn __duro_probe(
         &mut self,
         _: &'static str,

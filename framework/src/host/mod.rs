@@ -322,7 +322,14 @@ impl<T: Object> Host<T> {
         let (stored, extra) = persist::load_with(&*self.storage, &extra).await?;
         let mut extra = extra.into_iter();
         let book = T::__INDEX.map(|_| self.decode_book(extra.next().flatten()));
-        let mut found = layout.read(&*self.storage, extra.collect()).await?;
+        // Asked again after the `await`: a value kept across it would be read back from
+        // the future, where the compiler cannot see that it is constant, and every state
+        // type would carry the reading of collections it does not have.
+        let mut found = if has_collections::<T>() {
+            layout.read(&*self.storage, extra.collect()).await?
+        } else {
+            Found::default()
+        };
         let Some(stored) = stored else {
             let mut value = T::default();
             self.bind_collections(&mut value, &mut found)?;
@@ -547,6 +554,15 @@ impl<T: Object> Host<T> {
             turn.unload();
         }
     }
+}
+
+/// Whether `T` has a collection field. Constant once inlined: the probe of a field that
+/// is not a collection does nothing.
+#[inline(always)]
+fn has_collections<T: Object>() -> bool {
+    let mut any = false;
+    T::default().__collections(&mut |_, _| any = true);
+    any
 }
 
 fn panicked(method: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
