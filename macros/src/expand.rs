@@ -623,6 +623,40 @@ mod tests {
     }
 
     #[test]
+    fn every_field_gets_a_collection_probe() {
+        let out = super::object(
+            TokenStream::new(),
+            quote! {
+                pub struct Room {
+                    topic: String,
+                    #[cfg(feature = "chat")]
+                    r#messages: duro::Log<String>,
+                }
+            },
+        )
+        .to_string()
+        .replace(' ', "");
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains(
+                "(&mut::duro::__private::Probe(&mutself.topic)).__duro_probe(\"topic\",__duro_f);"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("#[cfg(all(feature=\"chat\"))]{(&mut::duro::__private::Probe(&mutself.r#messages)).__duro_probe(\"messages\",__duro_f);}"),
+            "{out}"
+        );
+        let tuple = super::object(TokenStream::new(), quote! { pub struct Pair(u8, u8); })
+            .to_string()
+            .replace(' ', "");
+        assert!(
+            tuple.contains("Probe(&mutself.1)).__duro_probe(\"1\""),
+            "{tuple}"
+        );
+    }
+
+    #[test]
     fn duro_wire_names_are_reserved() {
         fails_with(
             quote! { impl C { #[rpc] fn __duro_republish(&self) {} } },
