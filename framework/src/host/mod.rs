@@ -311,24 +311,32 @@ impl<T: Object> Host<T> {
         self.activations.set(self.activations.get() + 1);
         // The collection fields, by name, from a default state (before any is read).
         let mut layout = Layout::default();
-        T::default().__collections(&mut |name, c| layout.note(name, c));
+        if has_collections::<T>() {
+            T::default().__collections(&mut |name, c| layout.note(name, c));
+        }
         // The index bookkeeping and the logs' headers come in the same storage read as
         // the state; maps are listed.
         let mut extra: Vec<String> = T::__INDEX
             .iter()
             .map(|spec| publish::book_key(spec.index))
             .collect();
-        extra.extend(layout.header_keys());
+        if has_collections::<T>() {
+            extra.extend(layout.header_keys());
+        }
         let (stored, extra) = persist::load_with(&*self.storage, &extra).await?;
         let mut extra = extra.into_iter();
         let book = T::__INDEX.map(|_| self.decode_book(extra.next().flatten()));
-        // Asked again after the `await`: a value kept across it would be read back from
-        // the future, where the compiler cannot see that it is constant, and every state
-        // type would carry the reading of collections it does not have.
-        let mut found = if has_collections::<T>() {
-            layout.read(&*self.storage, extra.collect()).await?
+        // Boxed, and asked again after the `await` (a value kept across it would be read
+        // back from the future, where the compiler cannot see that it is constant): so a
+        // state type without collections carries none of their reading.
+        let read: Option<LocalBoxFuture<'_, Result<Found>>> = if has_collections::<T>() {
+            Some(Box::pin(layout.read(&*self.storage, extra.collect())))
         } else {
-            Found::default()
+            None
+        };
+        let mut found = match read {
+            Some(read) => read.await?,
+            None => Found::default(),
         };
         let Some(stored) = stored else {
             let mut value = T::default();
@@ -528,6 +536,10 @@ impl<T: Object> Host<T> {
     fn rollback(&self, loaded: &mut Loaded<T>) -> Result<()> {
         let mut value: T = wire::decode(&loaded.saved)
             .map_err(|e| Error::internal(format!("saved state does not decode: {e}")))?;
+        if !has_collections::<T>() {
+            loaded.value = value;
+            return Ok(());
+        }
         let mut kept = Kept::default();
         loaded.value.__collections(&mut |_, c| kept.take(c));
         value.__collections(&mut |name, c| kept.restore(name, c));
@@ -538,6 +550,9 @@ impl<T: Object> Host<T> {
     /// Binds the collection fields of a freshly decoded (or default) state to storage and
     /// to what the activation read.
     fn bind_collections(&self, value: &mut T, found: &mut Found) -> Result<()> {
+        if !has_collections::<T>() {
+            return Ok(());
+        }
         let mut result = Ok(());
         value.__collections(&mut |name, c| {
             if result.is_ok() {
