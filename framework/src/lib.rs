@@ -132,7 +132,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::activate::{ActivateFn, ActivateProbe, HasActivate, NoActivate};
     pub use crate::client::{NoUserError, Transport};
-    pub use crate::collections::{Collection, Probe, ProbeCollection, ProbeOther};
+    pub use crate::collections::{Collection, FieldProbe, ProbeCollection, ProbeOther};
     pub use crate::host::{spawn_host, Host};
     pub use crate::migrate::{Chain, Migrate, Now, Step};
     pub use crate::names::RESERVED_METHOD_PREFIX;

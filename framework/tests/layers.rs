@@ -6,9 +6,29 @@ use std::path::Path;
 
 /// Ground first. A module may import (`crate::<module>`) only modules listed before it.
 const LAYERS: &[&str] = &[
-    "error", "names", "url", "clock", "storage", "wire", "persist", "migrate", "collections",
-    "socket", "client", "platform", "cron", "table", "ctx", "activate", "sockets", "object",
-    "timers", "host", "index", "testing", "wasm",
+    "error",
+    "names",
+    "url",
+    "clock",
+    "storage",
+    "wire",
+    "persist",
+    "migrate",
+    "collections",
+    "socket",
+    "client",
+    "platform",
+    "cron",
+    "table",
+    "ctx",
+    "activate",
+    "sockets",
+    "object",
+    "timers",
+    "host",
+    "index",
+    "testing",
+    "wasm",
 ];
 
 /// The `crate::<module>` paths a module's code (not its comments or unit tests) names.

@@ -82,7 +82,7 @@ fn collections(o: &Object) -> TokenStream {
         let member = &f.member;
         let name = &f.name;
         let call = quote! {
-            (&mut ::duro::__private::Probe(&mut self.#member)).__duro_probe(#name, __duro_f);
+            (&mut ::duro::__private::FieldProbe(&mut self.#member)).__duro_probe(#name, __duro_f);
         };
         if f.cfgs.is_empty() {
             call
@@ -639,19 +639,19 @@ mod tests {
         assert!(!out.contains("compile_error"), "{out}");
         assert!(
             out.contains(
-                "(&mut::duro::__private::Probe(&mutself.topic)).__duro_probe(\"topic\",__duro_f);"
+                "(&mut::duro::__private::FieldProbe(&mutself.topic)).__duro_probe(\"topic\",__duro_f);"
             ),
             "{out}"
         );
         assert!(
-            out.contains("#[cfg(all(feature=\"chat\"))]{(&mut::duro::__private::Probe(&mutself.r#messages)).__duro_probe(\"messages\",__duro_f);}"),
+            out.contains("#[cfg(all(feature=\"chat\"))]{(&mut::duro::__private::FieldProbe(&mutself.r#messages)).__duro_probe(\"messages\",__duro_f);}"),
             "{out}"
         );
         let tuple = super::object(TokenStream::new(), quote! { pub struct Pair(u8, u8); })
             .to_string()
             .replace(' ', "");
         assert!(
-            tuple.contains("Probe(&mutself.1)).__duro_probe(\"1\""),
+            tuple.contains("FieldProbe(&mutself.1)).__duro_probe(\"1\""),
             "{tuple}"
         );
     }

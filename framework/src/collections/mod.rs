@@ -161,12 +161,12 @@ impl<K: MapKey + 'static, V: Serialize + DeserializeOwned + 'static> Collection 
     }
 }
 
-/// The probe `#[duro::object]` emits for each field: `(&mut Probe(&mut self.field))
+/// The probe `#[duro::object]` emits for each field: `(&mut FieldProbe(&mut self.field))
 /// .__duro_probe("field", f)` reaches [`ProbeCollection`] when the field is a collection
 /// (method lookup tries the receiver as it is first) and [`ProbeOther`], which does
 /// nothing, otherwise (found one reference further).
 #[doc(hidden)]
-pub struct Probe<'a, T>(pub &'a mut T);
+pub struct FieldProbe<'a, T>(pub &'a mut T);
 
 #[doc(hidden)]
 pub trait ProbeCollection {
@@ -177,7 +177,7 @@ pub trait ProbeCollection {
     );
 }
 
-impl<T: Collection> ProbeCollection for Probe<'_, T> {
+impl<T: Collection> ProbeCollection for FieldProbe<'_, T> {
     fn __duro_probe(
         &mut self,
         name: &'static str,
@@ -196,7 +196,7 @@ pub trait ProbeOther {
     );
 }
 
-impl<T> ProbeOther for &mut Probe<'_, T> {
+impl<T> ProbeOther for &mut FieldProbe<'_, T> {
     #[inline(always)]
     fn __duro_probe(
         &mut self,
