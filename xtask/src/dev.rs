@@ -25,18 +25,25 @@ const DEFAULT_PORT: u16 = 8787;
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The showcase's config, written when the root has none yet.
-const SHOWCASE_CONFIG: &str = r#"# The showcase worker that `cargo xtask dev` runs: the counter app.
+const SHOWCASE_CONFIG: &str = r#"# The showcase worker that `cargo xtask dev` runs: the chat app.
 name = "duro-showcase"
-main = "apps/counter/build/entry.js"
+main = "apps/chat/build/entry.js"
 compatibility_date = "2025-09-01"
 
+[assets]
+directory = "apps/chat/public"
+
 [[durable_objects.bindings]]
-name = "COUNTER"
-class_name = "Counter"
+name = "ROOM"
+class_name = "Room"
+
+[[kv_namespaces]]
+binding = "INDEX"
+id = "00000000000000000000000000000000"
 
 [[migrations]]
 tag = "v1"
-new_sqlite_classes = ["Counter"]
+new_sqlite_classes = ["Room"]
 "#;
 
 /// `cargo xtask dev`.
@@ -78,7 +85,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         None => {
             let config = root.join("wrangler.toml");
             if !config.is_file() {
-                step("writing wrangler.toml for the showcase (the counter app)");
+                step("writing wrangler.toml for the showcase (the chat app)");
                 std::fs::write(&config, SHOWCASE_CONFIG)
                     .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
             }
