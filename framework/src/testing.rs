@@ -77,6 +77,19 @@ struct Slot {
     past: HostStats,
 }
 
+impl Slot {
+    /// Drops the live object, keeping its storage, sockets and counters.
+    fn drop_host(&mut self) {
+        if let Some(host) = self.host.take() {
+            let s = host.stats();
+            self.past.activations += s.activations;
+            self.past.calls += s.calls;
+            self.past.alarms += s.alarms;
+            self.past.index_writes += s.index_writes;
+        }
+    }
+}
+
 struct World {
     clock_ms: Cell<u64>,
     random: Cell<u64>,
@@ -143,15 +156,7 @@ impl TestEnv {
     /// storage, as after an eviction with hibernated sockets, or a deploy.
     pub fn restart(&self) {
         let mut objects = self.world.objects.borrow_mut();
-        for slot in objects.values_mut() {
-            if let Some(host) = slot.host.take() {
-                let s = host.stats();
-                slot.past.activations += s.activations;
-                slot.past.calls += s.calls;
-                slot.past.alarms += s.alarms;
-                slot.past.index_writes += s.index_writes;
-            }
-        }
+        objects.values_mut().for_each(Slot::drop_host);
     }
 
     /// The storage of object `name` of class `T` (created empty if it was never used), to
@@ -367,13 +372,7 @@ impl TestEnv {
     pub fn hibernate<T: Object>(&self, name: &str) {
         let mut objects = self.world.objects.borrow_mut();
         if let Some(slot) = objects.get_mut(&(T::CLASS, name.to_owned())) {
-            if let Some(host) = slot.host.take() {
-                let s = host.stats();
-                slot.past.activations += s.activations;
-                slot.past.calls += s.calls;
-                slot.past.alarms += s.alarms;
-                slot.past.index_writes += s.index_writes;
-            }
+            slot.drop_host();
         }
     }
 
