@@ -12,10 +12,20 @@
 //! Measurements of the five are interleaved (the order rotates every round) and the
 //! medians of the rounds are reported, with duro's ratios to the baselines as the
 //! headline.
+//!
+//! Two more scenarios compare duro (`bench/scale`) with idiomatic JavaScript over JS RPC
+//! (`bench/baselines/js-scale`) on an API of their own ([`scale`]): *state size*, appends
+//! to a log of 1 000 and of 100 000 entries (20 000 in `--quick`), where the cost of an
+//! append should not grow with the log; and *compute-heavy*, score updates on a
+//! leaderboard of 10 000 players, each sorting every player. Their rounds run on new
+//! processes too, the two implementations interleaved the same way. Where the tree has
+//! no `bench/scale`, duro's side of them is skipped with a note and the JavaScript side is
+//! measured alone.
 
 mod load;
 mod profile;
 mod report;
+mod scale;
 mod wasm;
 mod workerd;
 
@@ -33,8 +43,9 @@ use crate::workspace::{self, display, note, root, since, step};
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
                          [--compare DIR] [--rounds N] [--profile | --no-profile]
 
-  --quick      a shorter run (about two minutes after the builds) that writes to
-               target/bench/ instead of docs/
+  --quick      a shorter run (about three minutes after the builds; the large log of
+               the state-size scenario has 20 000 entries instead of 100 000) that
+               writes to target/bench/ instead of docs/
   --no-build   use the existing builds in <app>/build/
   --disk       keep the Durable Object state on disk (target/bench/run/) instead of
                tmpfs (/dev/shm)
@@ -80,6 +91,11 @@ pub struct Plan {
     pub profile: bool,
     /// Rounds of each profiled scenario; the samples and requests of the rounds are summed.
     pub profile_rounds: usize,
+    /// Entries of the small and the large log of the state-size scenario.
+    pub log_small: u64,
+    pub log_large: u64,
+    /// Players on the board of the compute-heavy scenario.
+    pub board_players: u64,
 }
 
 impl Plan {
@@ -97,6 +113,9 @@ impl Plan {
             spread_memory_calls: [20_000, 40_000, 80_000],
             profile: true,
             profile_rounds: 2,
+            log_small: 1_000,
+            log_large: 100_000,
+            board_players: 10_000,
         }
     }
 
@@ -121,6 +140,10 @@ impl Plan {
             spread_memory_calls: [2_000, 4_000, 6_000],
             profile: false,
             profile_rounds: 1,
+            log_small: 1_000,
+            // Filled in seconds; the full run's 100 000 would take longer than the rest.
+            log_large: 20_000,
+            board_players: 10_000,
         }
     }
 }
@@ -381,6 +404,8 @@ pub struct Results {
     pub figures: Vec<Figures>,
     pub environment: report::Environment,
     pub duration: Duration,
+    /// The state-size and compute-heavy scenarios.
+    pub scale: scale::Scale,
     /// Why there is no profile, when there is none.
     pub profile_skipped: Option<String>,
 }
@@ -489,9 +514,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         impls[JS] = Impl::new("js", Box::leak(label.into_boxed_str()), dir, rust);
         impls[JS].prebuilt = true;
     }
+    let mut scale = scale::Scale::new(&root);
     if build_first {
         let tools = setup::ensure()?;
-        for imp in impls.iter().filter(|i| i.rust && !i.prebuilt) {
+        let counters = impls.iter().filter(|i| !i.prebuilt);
+        for imp in counters.chain(scale.present()).filter(|i| i.rust) {
             build::build(&tools, &imp.dir, Profile::Release)?;
         }
     }
@@ -523,11 +550,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let kv_server = match kv_date {
         Some(date) => {
             let prepared = workerd::prepare_kv(&scratch.join("kv"), &date)?;
-            let probe = Call {
-                method: "GET",
-                path: "/".to_owned(),
-                body: b"",
-            };
+            let probe = Call::get_path("/".to_owned());
             let server = Server::start(
                 &workerd,
                 &prepared,
@@ -557,6 +580,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ..Figures::default()
         });
     }
+    scale.prepare(&scratch, kv_port)?;
     let environment = report::Environment::collect(&workerd, &plan, &state_root);
     let mut perf = if plan.profile {
         match profile::perf() {
@@ -570,7 +594,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Err("not asked for (`--profile`)".to_owned())
     };
 
-    let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures);
+    let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures)
+        .and_then(|()| scale::measure(&plan, &workerd, &mut scale, &scratch, &state_root));
     if let (Ok(()), Ok(found)) = (&measured, &perf) {
         // A profile that fails (perf saw no samples on a busy machine, say) is reported as
         // missing; the measurements stand.
@@ -596,6 +621,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         figures,
         environment,
         duration: start.elapsed(),
+        scale,
         profile_skipped: perf.err(),
     };
     let markdown = report::markdown(&results);
@@ -1265,15 +1291,21 @@ fn measure_profile(
 }
 
 fn record_failures(fig: &mut Figures, imp: &Impl, phase: &str, outcome: &Outcome) {
-    if outcome.errors > 0 {
-        let first = outcome.first_error.clone().unwrap_or_default();
-        let line = format!(
-            "{phase}: {} failed requests; first: {first}",
-            outcome.errors
-        );
-        note(format!("{}: {line}", imp.label));
-        fig.failures.push(line);
+    fig.failures.extend(failure(imp, phase, outcome));
+}
+
+/// The line that says how many requests of a window failed, if any did (also printed).
+fn failure(imp: &Impl, phase: &str, outcome: &Outcome) -> Option<String> {
+    if outcome.errors == 0 {
+        return None;
     }
+    let first = outcome.first_error.clone().unwrap_or_default();
+    let line = format!(
+        "{phase}: {} failed requests; first: {first}",
+        outcome.errors
+    );
+    note(format!("{}: {line}", imp.label));
+    Some(line)
 }
 
 /// The median of `values` (the mean of the middle two for an even count); NaN if empty.

@@ -7,6 +7,7 @@
 //! window of the load (`Server::cpu_ns_during`), the warm-up is cut out of the record by
 //! time, and the clients start together behind a barrier.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ const MAX_REPLY: u64 = 1 << 20;
 pub struct Call {
     pub method: &'static str,
     pub path: String,
-    pub body: &'static [u8],
+    pub body: Cow<'static, [u8]>,
 }
 
 impl Call {
@@ -32,7 +33,7 @@ impl Call {
         Call {
             method: "POST",
             path: format!("/counters/{name}/add"),
-            body: br#"{"by":1}"#,
+            body: Cow::Borrowed(br#"{"by":1}"#),
         }
     }
 
@@ -41,7 +42,25 @@ impl Call {
         Call {
             method: "GET",
             path: format!("/counters/{name}"),
-            body: b"",
+            body: Cow::Borrowed(b""),
+        }
+    }
+
+    /// `GET <path>`.
+    pub fn get_path(path: String) -> Call {
+        Call {
+            method: "GET",
+            path,
+            body: Cow::Borrowed(b""),
+        }
+    }
+
+    /// `POST <path>` with a JSON body.
+    pub fn post(path: String, body: impl Into<Cow<'static, [u8]>>) -> Call {
+        Call {
+            method: "POST",
+            path,
+            body: body.into(),
         }
     }
 
@@ -50,7 +69,7 @@ impl Call {
         Call {
             method: "GET",
             path: format!("/__test/stats/{name}"),
-            body: b"",
+            body: Cow::Borrowed(b""),
         }
     }
 }
@@ -107,7 +126,7 @@ impl Client {
                 .agent
                 .post(&url)
                 .header("content-type", "application/json")
-                .send(call.body)?,
+                .send(&*call.body)?,
             _ => self.agent.get(&url).call()?,
         };
         let status = response.status().as_u16();

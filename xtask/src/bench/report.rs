@@ -6,9 +6,10 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use super::scale::{self, ScaleFigures};
 use super::{
-    median, Figures, Plan, Profiled, Results, Stats, DURO, DURO_NOINDEX, JS, JS_RPC, PROFILED,
-    RUST, SCENARIOS,
+    median, Figures, Plan, Profiled, Results, Sample, Stats, DURO, DURO_NOINDEX, JS, JS_RPC,
+    PROFILED, RUST, SCENARIOS,
 };
 use crate::metadata;
 use crate::setup::WORKER_BUILD_VERSION;
@@ -186,11 +187,21 @@ fn ratio(
     figures: &[Figures],
     (of, to): (usize, usize),
     scenario: usize,
-    figure: fn(&super::Sample) -> f64,
+    figure: fn(&Sample) -> f64,
 ) -> Ratio {
-    let ratios: Vec<f64> = figures[of].throughput[scenario]
+    samples_ratio(
+        &figures[of].throughput[scenario],
+        &figures[to].throughput[scenario],
+        figure,
+    )
+}
+
+/// `figure` of the samples `of` over that of the samples `to`, round by round: the
+/// median and the extremes.
+pub fn samples_ratio(of: &[Sample], to: &[Sample], figure: fn(&Sample) -> f64) -> Ratio {
+    let ratios: Vec<f64> = of
         .iter()
-        .zip(&figures[to].throughput[scenario])
+        .zip(to)
         .map(|(d, o)| figure(d) / figure(o))
         .filter(|r| r.is_finite())
         .collect();
@@ -248,8 +259,12 @@ fn like_with_like(labels: &[&str]) -> Vec<(usize, usize, String)> {
 
 /// Medians over the rounds: requests/s, p50 ms, p99 ms, CPU µs per request.
 fn medians(figures: &Figures, scenario: usize) -> (f64, f64, f64, f64) {
-    let samples = &figures.throughput[scenario];
-    let pick = |f: fn(&super::Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    samples_medians(&figures.throughput[scenario])
+}
+
+/// Medians of samples: requests/s, p50 ms, p99 ms, CPU µs per request.
+fn samples_medians(samples: &[Sample]) -> (f64, f64, f64, f64) {
+    let pick = |f: fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
     (
         pick(|s| s.rps),
         pick(|s| s.p50_ms),
@@ -323,6 +338,7 @@ pub fn bars(results: &Results) -> Vec<Bar> {
             ));
         }
     }
+    bars.extend(scale_bars(&results.plan, &results.scale));
     bars.push(budget_bar(&f[0]));
     let [small, large] = results.plan.memory_calls;
     let adds = &f[0].memory.after_adds;
@@ -369,11 +385,83 @@ pub fn bars(results: &Results) -> Vec<Bar> {
     bars
 }
 
+/// The bars of the state-size and compute-heavy scenarios.
+fn scale_bars(plan: &Plan, sc: &scale::Scale) -> Vec<Bar> {
+    let duro = &sc.figures[scale::DURO];
+    let name = sc.impls[scale::DURO].label;
+    let other = sc.impls[scale::JS].label;
+    let bars = [
+        (
+            format!(
+                "state size: {name} CPU per append at {} entries / at {} ≤ 1.2",
+                thousands(plan.log_large),
+                thousands(plan.log_small)
+            ),
+            state_size_ratio(duro),
+            1.2,
+            false,
+        ),
+        (
+            format!(
+                "compute-heavy: req/s {name} / {other} ≥ 2.0 ({})",
+                scale::SCENARIOS[scale::SCORE].label(plan)
+            ),
+            scale_ratio(sc, scale::SCORE, |s| s.rps),
+            2.0,
+            true,
+        ),
+    ];
+    bars.into_iter()
+        .map(|(title, ratio, limit, at_least)| {
+            let mut bar = ratio_bar(title, ratio, limit, at_least);
+            if let Some(why) = &duro.skipped {
+                bar.measured = format!("not measured: {why}");
+            }
+            bar
+        })
+        .collect()
+}
+
+/// CPU per append on the large log over that on the small one, round by round.
+fn state_size_ratio(fig: &ScaleFigures) -> Ratio {
+    samples_ratio(
+        &fig.throughput[scale::APPEND_LARGE],
+        &fig.throughput[scale::APPEND_SMALL],
+        |s| s.cpu_us,
+    )
+}
+
+/// duro's `figure` over the JavaScript baseline's in a scale scenario, round by round.
+fn scale_ratio(sc: &scale::Scale, scenario: usize, figure: fn(&Sample) -> f64) -> Ratio {
+    samples_ratio(
+        &sc.figures[scale::DURO].throughput[scenario],
+        &sc.figures[scale::JS].throughput[scenario],
+        figure,
+    )
+}
+
+/// A folder relative to the repository's root.
+fn display_dir(dir: &Path) -> String {
+    dir.strip_prefix(root())
+        .unwrap_or(dir)
+        .display()
+        .to_string()
+}
+
+/// `median (min–max)`, or n/a.
+fn ratio_text(r: Ratio) -> String {
+    if r.median.is_finite() {
+        format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max)
+    } else {
+        "n/a".to_owned()
+    }
+}
+
 /// A bar on a ratio: met when its median is at least `limit` (`at_least`) or at most.
 fn ratio_bar(name: String, r: Ratio, limit: f64, at_least: bool) -> Bar {
     Bar {
         name,
-        measured: format!("{:.2} ({:.2}–{:.2})", r.median, r.min, r.max),
+        measured: ratio_text(r),
         value: r.median,
         limit,
         met: r.median.is_finite().then_some(if at_least {
@@ -506,7 +594,11 @@ pub fn markdown(results: &Results) -> String {
          do.\n\n\
          Each add reads the counter (from memory after the first call), adds, persists and \
          replies; the worker forwards it to one Durable Object per name, with `fetch` (JS \
-         RPC: a method call).\n"
+         RPC: a method call).\n\n\
+         The state-size and compute-heavy scenarios (a log and a leaderboard) compare two \
+         more implementations of one API of their own: duro's `bench/scale` and \
+         `bench/baselines/js-scale`, idiomatic JavaScript over JS RPC (see \
+         \"State size and compute-heavy\" below).\n"
     );
 
     let _ = writeln!(w, "## Headline: the bars from docs/design.md\n");
@@ -635,6 +727,7 @@ pub fn markdown(results: &Results) -> String {
     }
 
     profile_section(w, results, &labels);
+    scale_section(w, results);
 
     let _ = writeln!(w, "\n## Start-up\n");
     let _ = writeln!(w, "{}", table_head("", &labels));
@@ -944,6 +1037,18 @@ pub fn markdown(results: &Results) -> String {
                 .iter()
                 .map(move |l| format!("- {}: {l}", imp.label))
         })
+        .chain(
+            results
+                .scale
+                .impls
+                .iter()
+                .zip(&results.scale.figures)
+                .flat_map(|(imp, fig)| {
+                    fig.failures.iter().map(move |l| {
+                        format!("- {} (state size and compute-heavy): {l}", imp.label)
+                    })
+                }),
+        )
         .collect();
     let _ = writeln!(w, "\n## Checks\n");
     if failures.is_empty() {
@@ -999,13 +1104,168 @@ pub fn markdown(results: &Results) -> String {
         "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
          cargo xtask bench --quick  # about two minutes after the builds: writes target/bench/\n```\n\n\
          The command builds the Rust workers (the counter, its build without the index, the \
-         workers-rs baseline) in release (`--no-build` reuses \
+         workers-rs baseline, `bench/scale`) in release (`--no-build` reuses \
          `<app>/build/`), then measures, in order: cold starts, memory and storage, \
-         activations, throughput, and the profile (when Linux `perf` works; `--no-profile` \
+         activations, throughput, state size and compute-heavy, and the profile (when Linux \
+         `perf` works; `--no-profile` \
          leaves it out). Timings are never asserted in tests; the bars above are \
          checked by reading this page."
     );
     out
+}
+
+/// "State size and compute-heavy": duro's `bench/scale` against the JavaScript baseline.
+fn scale_section(w: &mut String, results: &Results) {
+    let plan = &results.plan;
+    let sc = &results.scale;
+    let labels: Vec<&str> = sc.impls.iter().map(|i| i.label).collect();
+    let (duro, js) = (labels[scale::DURO], labels[scale::JS]);
+    let _ = writeln!(w, "\n## State size and compute-heavy\n");
+    let _ = writeln!(
+        w,
+        "One HTTP API, two implementations: **{duro}** (`{}`, duro's `Journal` and `Board` \
+         objects) and **{js}** (`{}`: `Journal` and `Board` classes that extend \
+         `DurableObject`, called over JS RPC, one storage key per entry or player). Closed \
+         loop at c={}, each window {} ms of warm-up then {} ms measured; medians over {} \
+         rounds, every round on new workerd processes (warmed with {} ms of appends to a log \
+         of their own), the two implementations one after the other, the order rotating \
+         each round.\n\n\
+         - **State size**: `POST /log/<name>/append` to a log of {} entries (a new log each \
+         round) and to one of {} (the same log every round, so it grows by each round's \
+         appends). The logs are filled over HTTP beforehand, {} entries per `fill` call. \
+         The bar: duro's CPU per append on the large log is at most 1.2× that on the small \
+         one (per round, then the median).\n\
+         - **Compute-heavy**: `POST /board/<name>/score` of random players (of {} filled \
+         beforehand) to random scores. Each object holds every score in memory, writes the \
+         one that changed, sorts all players by score and returns the player's rank and \
+         the top 10. The bar: duro serves at least 2× the requests/s of JavaScript.\n",
+        display_dir(&sc.impls[scale::DURO].dir),
+        display_dir(&sc.impls[scale::JS].dir),
+        8,
+        plan.warmup.as_millis(),
+        plan.measure.as_millis(),
+        plan.rounds,
+        plan.process_warmup().as_millis(),
+        thousands(plan.log_small),
+        thousands(plan.log_large),
+        thousands(scale::FILL_BATCH),
+        thousands(plan.board_players),
+    );
+    if plan.quick {
+        let _ = writeln!(
+            w,
+            "This quick run's large log has {} entries; the full run's has 100 000.\n",
+            thousands(plan.log_large)
+        );
+    }
+    for (imp, fig) in sc.impls.iter().zip(&sc.figures) {
+        if let Some(why) = &fig.skipped {
+            let _ = writeln!(w, "{} was not measured: {why}.\n", imp.label);
+        }
+    }
+    let ratio_title = format!("{duro} / {js}");
+    let _ = writeln!(
+        w,
+        "| Scenario | req/s {duro} | req/s {js} | {ratio_title} | CPU µs {duro} | CPU µs {js} \
+         | {ratio_title} | p50 {duro} / {js} | p99 {duro} / {js} |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|"
+    );
+    for (s, scenario) in scale::SCENARIOS.iter().enumerate() {
+        let m: Vec<(f64, f64, f64, f64)> = sc
+            .figures
+            .iter()
+            .map(|fig| samples_medians(&fig.throughput[s]))
+            .collect();
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
+            scenario.label(plan),
+            num(m[scale::DURO].0, 0),
+            num(m[scale::JS].0, 0),
+            num(scale_ratio(sc, s, |x| x.rps).median, 2),
+            num(m[scale::DURO].3, 0),
+            num(m[scale::JS].3, 0),
+            num(scale_ratio(sc, s, |x| x.cpu_us).median, 2),
+            num(m[scale::DURO].1, 2),
+            num(m[scale::JS].1, 2),
+            num(m[scale::DURO].2, 2),
+            num(m[scale::JS].2, 2),
+        );
+    }
+    let _ = writeln!(w, "\n{}", table_head("", &labels));
+    let row = |w: &mut String, name: String, values: Vec<String>| {
+        let _ = writeln!(w, "| {name} | {} |", values.join(" | "));
+    };
+    row(
+        w,
+        format!(
+            "CPU per append at {} entries / at {} (per round; median, lowest–highest)",
+            thousands(plan.log_large),
+            thousands(plan.log_small)
+        ),
+        sc.figures
+            .iter()
+            .map(|fig| ratio_text(state_size_ratio(fig)))
+            .collect(),
+    );
+    row(
+        w,
+        format!(
+            "req/s of appends at {} entries / at {}",
+            thousands(plan.log_large),
+            thousands(plan.log_small)
+        ),
+        sc.figures
+            .iter()
+            .map(|fig| {
+                ratio_text(samples_ratio(
+                    &fig.throughput[scale::APPEND_LARGE],
+                    &fig.throughput[scale::APPEND_SMALL],
+                    |x| x.rps,
+                ))
+            })
+            .collect(),
+    );
+    let seconds = |d: Option<std::time::Duration>| {
+        d.map_or_else(|| "n/a".to_owned(), |d| format!("{:.1}", d.as_secs_f64()))
+    };
+    row(
+        w,
+        format!(
+            "Filling the large log ({} `fill` calls), s",
+            plan.log_large.div_ceil(scale::FILL_BATCH)
+        ),
+        sc.figures.iter().map(|f| seconds(f.fill_large)).collect(),
+    );
+    row(
+        w,
+        format!(
+            "Filling the board ({} `fill` calls), s",
+            plan.board_players.div_ceil(scale::FILL_BATCH)
+        ),
+        sc.figures.iter().map(|f| seconds(f.fill_board)).collect(),
+    );
+    row(
+        w,
+        "Entries in the large log at the end of the run".to_owned(),
+        sc.figures
+            .iter()
+            .map(|f| f.large_at_end.map_or_else(|| "n/a".to_owned(), thousands))
+            .collect(),
+    );
+    row(
+        w,
+        "Storage writes per call to the large log in the last round (its stats route)".to_owned(),
+        sc.figures
+            .iter()
+            .map(|f| match &f.large_stats {
+                Some(st) if st.calls > 0 => {
+                    format!("{:.3}", st.storage_writes as f64 / st.calls as f64)
+                }
+                _ => "n/a".to_owned(),
+            })
+            .collect(),
+    );
 }
 
 /// "Where the CPU goes": the perf samples by part, per profiled scenario.
@@ -1112,6 +1372,89 @@ fn profile_json(fig: &Figures) -> Value {
     Value::Object(out)
 }
 
+/// One scenario of one implementation: medians and rounds.
+fn throughput_json(label: &str, samples: &[Sample]) -> Value {
+    let (rps, p50, p99, cpu) = samples_medians(samples);
+    json!({
+        "label": label,
+        "rps": finite(rps),
+        "p50_ms": finite(p50),
+        "p99_ms": finite(p99),
+        "cpu_us_per_request": finite(cpu),
+        "rounds": samples.iter().map(|x| json!({
+            "rps": finite(x.rps),
+            "cpu_us_per_request": finite(x.cpu_us),
+            "p50_ms": finite(x.p50_ms),
+            "p99_ms": finite(x.p99_ms),
+            "ok": x.ok,
+            "errors": x.errors,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn ratio_json(rps: Ratio, cpu: Ratio) -> Value {
+    json!({
+        "rps_median": finite(rps.median), "rps_min": finite(rps.min), "rps_max": finite(rps.max),
+        "cpu_median": finite(cpu.median), "cpu_min": finite(cpu.min), "cpu_max": finite(cpu.max),
+    })
+}
+
+/// The state-size and compute-heavy scenarios.
+fn scale_json(results: &Results) -> Value {
+    let plan = &results.plan;
+    let sc = &results.scale;
+    let mut implementations = serde_json::Map::new();
+    for (imp, fig) in sc.impls.iter().zip(&sc.figures) {
+        let mut throughput = serde_json::Map::new();
+        for (s, scenario) in scale::SCENARIOS.iter().enumerate() {
+            throughput.insert(
+                scenario.key.to_owned(),
+                throughput_json(&scenario.label(plan), &fig.throughput[s]),
+            );
+        }
+        let large_rps = samples_ratio(
+            &fig.throughput[scale::APPEND_LARGE],
+            &fig.throughput[scale::APPEND_SMALL],
+            |x| x.rps,
+        );
+        implementations.insert(
+            imp.key.to_owned(),
+            json!({
+                "label": imp.label,
+                "dir": display_dir(&imp.dir),
+                "skipped": fig.skipped,
+                "fill_large_s": fig.fill_large.map(|d| finite(d.as_secs_f64())),
+                "fill_board_s": fig.fill_board.map(|d| finite(d.as_secs_f64())),
+                "large_log_entries_at_end": fig.large_at_end,
+                "large_log_stats": fig.large_stats.as_ref().map(stats_json),
+                "large_over_small": ratio_json(large_rps, state_size_ratio(fig)),
+                "throughput": throughput,
+                "failures": fig.failures,
+            }),
+        );
+    }
+    let mut ratios = serde_json::Map::new();
+    for (s, scenario) in scale::SCENARIOS.iter().enumerate() {
+        ratios.insert(
+            scenario.key.to_owned(),
+            ratio_json(
+                scale_ratio(sc, s, |x| x.rps),
+                scale_ratio(sc, s, |x| x.cpu_us),
+            ),
+        );
+    }
+    json!({
+        "log_small_entries": plan.log_small,
+        "log_large_entries": plan.log_large,
+        "board_players": plan.board_players,
+        "fill_batch": scale::FILL_BATCH,
+        "ratios": {
+            format!("{}/{}", sc.impls[scale::DURO].key, sc.impls[scale::JS].key): ratios,
+        },
+        "implementations": implementations,
+    })
+}
+
 fn samples_json(values: &[f64]) -> Value {
     json!({ "median": finite(median(values)), "samples": values.iter().map(|v| finite(*v)).collect::<Vec<_>>() })
 }
@@ -1144,24 +1487,9 @@ pub fn json(results: &Results) -> Value {
     for (imp, fig) in results.impls.iter().zip(f) {
         let mut throughput = serde_json::Map::new();
         for (s, scenario) in SCENARIOS.iter().enumerate() {
-            let (rps, p50, p99, cpu) = medians(fig, s);
             throughput.insert(
                 scenario.key.to_owned(),
-                json!({
-                    "label": scenario.label(),
-                    "rps": finite(rps),
-                    "p50_ms": finite(p50),
-                    "p99_ms": finite(p99),
-                    "cpu_us_per_request": finite(cpu),
-                    "rounds": fig.throughput[s].iter().map(|x| json!({
-                        "rps": finite(x.rps),
-                        "cpu_us_per_request": finite(x.cpu_us),
-                        "p50_ms": finite(x.p50_ms),
-                        "p99_ms": finite(x.p99_ms),
-                        "ok": x.ok,
-                        "errors": x.errors,
-                    })).collect::<Vec<_>>(),
-                }),
+                throughput_json(&scenario.label(), &fig.throughput[s]),
             );
         }
         implementations.insert(
@@ -1216,14 +1544,9 @@ pub fn json(results: &Results) -> Value {
         let name = format!("{}/{}", results.impls[of].key, results.impls[to].key);
         let mut per = serde_json::Map::new();
         for (s, scenario) in SCENARIOS.iter().enumerate() {
-            let r = rps_ratio(f, of, to, s);
-            let c = cpu_ratio(f, of, to, s);
             per.insert(
                 scenario.key.to_owned(),
-                json!({
-                    "rps_median": finite(r.median), "rps_min": finite(r.min), "rps_max": finite(r.max),
-                    "cpu_median": finite(c.median), "cpu_min": finite(c.min), "cpu_max": finite(c.max),
-                }),
+                ratio_json(rps_ratio(f, of, to, s), cpu_ratio(f, of, to, s)),
             );
         }
         ratios.insert(name, Value::Object(per));
@@ -1243,6 +1566,9 @@ pub fn json(results: &Results) -> Value {
             "memory_calls": plan.memory_calls,
             "memory_concurrency": plan.memory_concurrency,
             "spread_memory_calls": plan.spread_memory_calls,
+            "log_small_entries": plan.log_small,
+            "log_large_entries": plan.log_large,
+            "board_players": plan.board_players,
         },
         "machine": {
             "cpu": env.cpu, "cores": env.cores, "memory": env.memory, "kernel": env.kernel,
@@ -1264,6 +1590,7 @@ pub fn json(results: &Results) -> Value {
             "skipped": results.profile_skipped,
         },
         "implementations": implementations,
+        "scale": scale_json(results),
     })
 }
 
@@ -1314,6 +1641,61 @@ mod tests {
             scenario_head("CPU", &labels[..2], &like[..1], &["x".to_owned()]),
             "| Scenario | CPU duro | CPU rs | duro- / rs | x |\n|---|--:|--:|--:|--:|"
         );
+    }
+
+    fn samples(values: &[(f64, f64)]) -> Vec<Sample> {
+        values
+            .iter()
+            .map(|&(rps, cpu_us)| Sample {
+                rps,
+                cpu_us,
+                p50_ms: 1.0,
+                p99_ms: 2.0,
+                ok: 1,
+                errors: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scale_bars_compare_duro_with_itself_and_with_javascript() {
+        let plan = Plan::full();
+        let mut sc = scale::Scale::new(Path::new("/nowhere"));
+        for fig in &mut sc.figures {
+            fig.skipped = None;
+        }
+        let duro = &mut sc.figures[scale::DURO].throughput;
+        duro[scale::APPEND_SMALL] = samples(&[(1000.0, 100.0), (1000.0, 100.0), (900.0, 90.0)]);
+        duro[scale::APPEND_LARGE] = samples(&[(900.0, 110.0), (800.0, 130.0), (900.0, 108.0)]);
+        duro[scale::SCORE] = samples(&[(300.0, 1.0), (330.0, 1.0), (200.0, 1.0)]);
+        sc.figures[scale::JS].throughput[scale::SCORE] =
+            samples(&[(100.0, 1.0), (100.0, 1.0), (100.0, 1.0)]);
+        let bars = scale_bars(&plan, &sc);
+        assert_eq!(
+            bars[0].name,
+            "state size: duro CPU per append at 100 000 entries / at 1 000 ≤ 1.2"
+        );
+        assert_eq!(bars[0].measured, "1.20 (1.10–1.30)");
+        assert_eq!(bars[0].met, Some(true));
+        assert_eq!(
+            bars[1].name,
+            "compute-heavy: req/s duro / JS RPC ≥ 2.0 (score, board of 10 000 players, c=8)"
+        );
+        assert_eq!(bars[1].measured, "3.00 (2.00–3.30)");
+        assert_eq!(bars[1].met, Some(true));
+    }
+
+    #[test]
+    fn scale_bars_without_duro_say_so() {
+        let mut sc = scale::Scale::new(Path::new("/nowhere"));
+        sc.figures[scale::JS].skipped = None;
+        for bar in scale_bars(&Plan::quick(), &sc) {
+            assert_eq!(bar.met, None, "{bar:?}");
+            assert_eq!(
+                bar.measured,
+                "not measured: no `/nowhere/bench/scale` in this tree"
+            );
+        }
     }
 
     #[test]
