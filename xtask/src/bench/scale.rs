@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::load::{self, Call, Client, Outcome, Window};
+use super::report::thousands;
 use super::workerd::Server;
 use super::{failure, median, rotation, Impl, Plan, Sample, Stats};
 use crate::workspace::{display, note, step};
@@ -81,18 +82,9 @@ impl ScaleScenario {
     /// `append, log of 1 000 entries, c=8`.
     pub fn label(&self, plan: &Plan) -> String {
         let what = match self.load {
-            Load::AppendSmall => format!(
-                "append, log of {} entries",
-                super::report::thousands(plan.log_small)
-            ),
-            Load::AppendLarge => format!(
-                "append, log of {} entries",
-                super::report::thousands(plan.log_large)
-            ),
-            Load::Score => format!(
-                "score, board of {} players",
-                super::report::thousands(plan.board_players)
-            ),
+            Load::AppendSmall => format!("append, log of {} entries", thousands(plan.log_small)),
+            Load::AppendLarge => format!("append, log of {} entries", thousands(plan.log_large)),
+            Load::Score => format!("score, board of {} players", thousands(plan.board_players)),
         };
         format!("{what}, c={CONCURRENCY}")
     }
@@ -223,8 +215,12 @@ pub fn measure(
 
     step(format!(
         "state size and compute-heavy: filling a log of {} entries, {} logs of {}, a board of \
-         {} players (fill calls of {FILL_BATCH})",
-        plan.log_large, plan.rounds, plan.log_small, plan.board_players
+         {} players ({} per fill call)",
+        thousands(plan.log_large),
+        plan.rounds,
+        thousands(plan.log_small),
+        thousands(plan.board_players),
+        thousands(FILL_BATCH),
     ));
     for &i in &present {
         let imp = &scale.impls[i];
@@ -234,9 +230,9 @@ pub fn measure(
         note(format!(
             "{:<11} {} entries in {:.1} s, {} players in {:.1} s",
             imp.label,
-            plan.log_large,
+            thousands(plan.log_large),
             fig.fill_large.unwrap_or_default().as_secs_f64(),
-            plan.board_players,
+            thousands(plan.board_players),
             fig.fill_board.unwrap_or_default().as_secs_f64()
         ));
         server.stop();
