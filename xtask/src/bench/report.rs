@@ -1128,8 +1128,9 @@ fn scale_section(w: &mut String, results: &Results) {
          `DurableObject`, called over JS RPC, one storage key per entry or player). Closed \
          loop at c={}, each window {} ms of warm-up then {} ms measured; medians over {} \
          rounds, every round on new workerd processes (warmed with {} ms of appends to a log \
-         of their own), the two implementations one after the other, the order rotating \
-         each round.\n\n\
+         of their own, a first call to each measured log, timed below as its activation, \
+         and {} ms of score updates, which activate the board), the two implementations one \
+         after the other, the order rotating each round.\n\n\
          - **State size**: `POST /log/<name>/append` to a log of {} entries (a new log each \
          round) and to one of {} (the same log every round, so it grows by each round's \
          appends). The logs are filled over HTTP beforehand, {} entries per `fill` call. \
@@ -1146,6 +1147,7 @@ fn scale_section(w: &mut String, results: &Results) {
         plan.measure.as_millis(),
         plan.rounds,
         plan.process_warmup().as_millis(),
+        plan.warmup.as_millis(),
         thousands(plan.log_small),
         thousands(plan.log_large),
         thousands(scale::FILL_BATCH),
@@ -1244,6 +1246,25 @@ fn scale_section(w: &mut String, results: &Results) {
             plan.board_players.div_ceil(scale::FILL_BATCH)
         ),
         sc.figures.iter().map(|f| seconds(f.fill_board)).collect(),
+    );
+    row(
+        w,
+        format!(
+            "First call to the log of {} / of {} entries in a new process (its activation), \
+             median ms",
+            thousands(plan.log_small),
+            thousands(plan.log_large)
+        ),
+        sc.figures
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} / {}",
+                    num(median(&f.first_call_small_ms), 2),
+                    num(median(&f.first_call_large_ms), 2)
+                )
+            })
+            .collect(),
     );
     row(
         w,
@@ -1426,6 +1447,8 @@ fn scale_json(results: &Results) -> Value {
                 "fill_large_s": fig.fill_large.map(|d| finite(d.as_secs_f64())),
                 "fill_board_s": fig.fill_board.map(|d| finite(d.as_secs_f64())),
                 "large_log_entries_at_end": fig.large_at_end,
+                "first_call_small_ms": samples_json(&fig.first_call_small_ms),
+                "first_call_large_ms": samples_json(&fig.first_call_large_ms),
                 "large_log_stats": fig.large_stats.as_ref().map(stats_json),
                 "large_over_small": ratio_json(large_rps, state_size_ratio(fig)),
                 "throughput": throughput,

@@ -9,9 +9,10 @@
 //!   memory and returning the player's rank and the top 10.
 //!
 //! The logs and the board are filled once, over HTTP (`fill` calls of 1 000); then every
-//! round starts new workerd processes on that state, warms them, and measures the
-//! scenarios, the implementations in an order that rotates every round. The small log is
-//! a new one in every round; the large one grows by each round's appends.
+//! round starts new workerd processes on that state, warms them (the JIT, then the
+//! activation of the logs, timed, and of the board), and measures the scenarios, the
+//! implementations in an order that rotates every round. The small log is a new one in
+//! every round; the large one grows by each round's appends.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -134,6 +135,10 @@ pub struct ScaleFigures {
     /// Time to fill the large log, and the board, over HTTP.
     pub fill_large: Option<Duration>,
     pub fill_board: Option<Duration>,
+    /// The first call (`GET /log/<name>`) to the small and to the large log in each new
+    /// process, in milliseconds: their activation.
+    pub first_call_small_ms: Vec<f64>,
+    pub first_call_large_ms: Vec<f64>,
     /// Entries in the large log at the end of the run.
     pub large_at_end: Option<u64>,
     /// The large log's stats at the end of the last round (one activation).
@@ -255,17 +260,7 @@ pub fn measure(
                 continue;
             }
             let server = start(workerd, imp, &state(imp), &log(imp, &round.to_string()))?;
-            // Until the JIT has compiled the hot code of the request path.
-            let warm = Window {
-                concurrency: CONCURRENCY,
-                warmup: Duration::ZERO,
-                measure: plan.process_warmup(),
-                max_requests: plan.max_requests,
-            };
-            let text: &[u8] = br#"{"text":"warm-up"}"#;
-            load::run(server.port, warm, |_, _| {
-                Call::post(format!("/log/{WARM_LOG}/append"), text)
-            });
+            warm(plan, round, &server, &mut scale.figures[i]);
             servers.push(Some(server));
         }
         let window = Window {
@@ -316,6 +311,47 @@ pub fn measure(
         note(format!("{:<40} {}", scenario.label(plan), cells.join(", ")));
     }
     Ok(())
+}
+
+/// Warms a new process: appends to a log of its own until the JIT has compiled the hot
+/// code of the request path; then the first call to each measured log, timed (its
+/// activation: what it loads does not weigh on the appends' figures, but shows here);
+/// then score updates, which activate the board (one `list` of every player) before its
+/// window.
+fn warm(plan: &Plan, round: usize, server: &Server, fig: &mut ScaleFigures) {
+    let window = Window {
+        concurrency: CONCURRENCY,
+        warmup: Duration::ZERO,
+        measure: plan.process_warmup(),
+        max_requests: plan.max_requests,
+    };
+    let text: &[u8] = br#"{"text":"warm-up"}"#;
+    load::run(server.port, window, |_, _| {
+        Call::post(format!("/log/{WARM_LOG}/append"), text)
+    });
+    let client = Client::new(server.port);
+    let _ = client.send(&Call::get_path(format!("/log/{WARM_LOG}")));
+    for (name, times) in [
+        (small_log(round), &mut fig.first_call_small_ms),
+        (LARGE_LOG.to_owned(), &mut fig.first_call_large_ms),
+    ] {
+        let call = Call::get_path(format!("/log/{name}"));
+        let sent = Instant::now();
+        match send(&client, &call) {
+            Ok(_) => times.push(sent.elapsed().as_secs_f64() * 1000.0),
+            Err(e) => fig.failures.push(format!("first call: {e}")),
+        }
+    }
+    let window = Window {
+        measure: plan.warmup,
+        ..window
+    };
+    let outcome = load::run(server.port, window, |c, n| {
+        score_call(plan, round, c, u64::MAX - n)
+    });
+    if let Some(line) = outcome.first_error {
+        fig.failures.push(format!("warm-up: {line}"));
+    }
 }
 
 fn start(workerd: &Path, imp: &Impl, state: &Path, log: &Path) -> Result<Server, String> {
