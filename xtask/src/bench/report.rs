@@ -1129,8 +1129,9 @@ fn scale_section(w: &mut String, results: &Results) {
          loop at c={}, each window {} ms of warm-up then {} ms measured; medians over {} \
          rounds, every round on new workerd processes (warmed with {} ms of appends to a log \
          of their own, a first call to each measured log, timed below as its activation, \
-         and {} ms of score updates, which activate the board), the two implementations one \
-         after the other, the order rotating each round.\n\n\
+         and one score update, which activates the board), the two implementations one \
+         after the other, the order rotating each round; the two append scenarios swap \
+         places every round, the score updates come last.\n\n\
          - **State size**: `POST /log/<name>/append` to a log of {} entries (a new log each \
          round) and to one of {} (the same log every round, so it grows by each round's \
          appends). The logs are filled over HTTP beforehand, {} entries per `fill` call. \
@@ -1147,7 +1148,6 @@ fn scale_section(w: &mut String, results: &Results) {
         plan.measure.as_millis(),
         plan.rounds,
         plan.process_warmup().as_millis(),
-        plan.warmup.as_millis(),
         thousands(plan.log_small),
         thousands(plan.log_large),
         thousands(scale::FILL_BATCH),

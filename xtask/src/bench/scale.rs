@@ -100,6 +100,17 @@ impl ScaleScenario {
     }
 }
 
+/// The scenarios in the order of round `round`: the two append scenarios swap places
+/// every round, so that what a window leaves behind (garbage to collect, a warmer JIT)
+/// weighs on each in turn; the score updates, which leave the most garbage, come last.
+fn order(round: usize) -> [usize; 3] {
+    if round.is_multiple_of(2) {
+        [APPEND_SMALL, APPEND_LARGE, SCORE]
+    } else {
+        [APPEND_LARGE, APPEND_SMALL, SCORE]
+    }
+}
+
 /// The small log of round `round`.
 fn small_log(round: usize) -> String {
     format!("small-{round}")
@@ -269,7 +280,8 @@ pub fn measure(
             measure: plan.measure,
             max_requests: plan.max_requests,
         };
-        for (s, scenario) in SCENARIOS.iter().enumerate() {
+        for s in order(round) {
+            let scenario = &SCENARIOS[s];
             for k in rotation(present.len(), round) {
                 let i = present[k];
                 let Some(server) = &servers[i] else { continue };
@@ -316,8 +328,7 @@ pub fn measure(
 /// Warms a new process: appends to a log of its own until the JIT has compiled the hot
 /// code of the request path; then the first call to each measured log, timed (its
 /// activation: what it loads does not weigh on the appends' figures, but shows here);
-/// then score updates, which activate the board (one `list` of every player) before its
-/// window.
+/// then one score update, which activates the board (one `list` of every player).
 fn warm(plan: &Plan, round: usize, server: &Server, fig: &mut ScaleFigures) {
     let window = Window {
         concurrency: CONCURRENCY,
@@ -342,15 +353,8 @@ fn warm(plan: &Plan, round: usize, server: &Server, fig: &mut ScaleFigures) {
             Err(e) => fig.failures.push(format!("first call: {e}")),
         }
     }
-    let window = Window {
-        measure: plan.warmup,
-        ..window
-    };
-    let outcome = load::run(server.port, window, |c, n| {
-        score_call(plan, round, c, u64::MAX - n)
-    });
-    if let Some(line) = outcome.first_error {
-        fig.failures.push(format!("warm-up: {line}"));
+    if let Err(e) = send(&client, &score_call(plan, round, 0, u64::MAX)) {
+        fig.failures.push(format!("warm-up: {e}"));
     }
 }
 
@@ -556,6 +560,13 @@ mod tests {
             SCENARIOS[APPEND_LARGE].call(&plan, 1, 0, 0).path,
             "/log/large/append"
         );
+    }
+
+    #[test]
+    fn the_append_scenarios_take_turns_and_score_comes_last() {
+        assert_eq!(order(0), [APPEND_SMALL, APPEND_LARGE, SCORE]);
+        assert_eq!(order(1), [APPEND_LARGE, APPEND_SMALL, SCORE]);
+        assert_eq!(order(2), order(0));
     }
 
     #[test]
