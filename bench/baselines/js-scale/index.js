@@ -68,9 +68,6 @@ export class Journal extends DurableObject {
 
   async append(text) {
     this.counts.calls++;
-    if (text === "") {
-      return { error: "an entry's text cannot be empty" };
-    }
     return { id: await this.write([text]) };
   }
 
@@ -177,14 +174,18 @@ export class Board extends DurableObject {
   }
 }
 
-// The request's JSON body if it is an object, or undefined.
-async function body(request) {
+// The request's JSON body if it is an object with no fields but `fields`, or undefined.
+async function body(request, fields) {
+  let value;
   try {
-    const value = await request.json();
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : undefined;
+    value = await request.json();
   } catch {
     return undefined;
   }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return undefined;
+  }
+  return Object.keys(value).every((key) => fields.includes(key)) ? value : undefined;
 }
 
 function isCount(value) {
@@ -216,7 +217,8 @@ async function log(request, url, stub, action) {
   if (method === "GET" && action === "range") {
     const after = queryNumber(url, "after", 0);
     const limit = queryNumber(url, "limit", 100);
-    if (after === undefined || limit === undefined || limit < 1 || limit > MAX_BATCH) {
+    const known = [...url.searchParams.keys()].every((key) => key === "after" || key === "limit");
+    if (!known || after === undefined || limit === undefined || limit < 1 || limit > MAX_BATCH) {
       return badRequest(`expected ?after=<id>&limit=<1..=${MAX_BATCH}>`);
     }
     return json(200, await stub.range(after, limit));
@@ -225,14 +227,14 @@ async function log(request, url, stub, action) {
     return undefined;
   }
   if (action === "append") {
-    const args = await body(request);
+    const args = await body(request, ["text"]);
     if (typeof args?.text !== "string") {
       return badRequest('expected {"text": <string>}');
     }
     return reply(await stub.append(args.text));
   }
   if (action === "append-batch") {
-    const args = await body(request);
+    const args = await body(request, ["texts"]);
     const texts = args?.texts;
     if (!Array.isArray(texts) || !texts.every((text) => typeof text === "string")) {
       return badRequest('expected {"texts": [<string>, ...]}');
@@ -240,7 +242,7 @@ async function log(request, url, stub, action) {
     return reply(await stub.appendBatch(texts));
   }
   if (action === "fill") {
-    const args = await body(request);
+    const args = await body(request, ["count"]);
     if (!isCount(args?.count)) {
       return badRequest(`expected {"count": <1..=${MAX_BATCH}>}`);
     }
@@ -254,7 +256,7 @@ async function board(request, stub, action) {
     return undefined;
   }
   if (action === "score") {
-    const args = await body(request);
+    const args = await body(request, ["player", "score"]);
     const score = args?.score;
     if (
       typeof args?.player !== "string" || args.player === "" ||
@@ -265,11 +267,12 @@ async function board(request, stub, action) {
     return reply(await stub.score(args.player, score));
   }
   if (action === "fill") {
-    const args = await body(request);
-    if (!isCount(args?.count) || !Number.isSafeInteger(args?.seed) || args.seed < 0) {
+    const args = await body(request, ["count", "seed"]);
+    const seed = args?.seed ?? 0;
+    if (!isCount(args?.count) || !Number.isSafeInteger(seed) || seed < 0) {
       return badRequest(`expected {"count": <1..=${MAX_BATCH}>, "seed": <integer ≥ 0>}`);
     }
-    return reply(await stub.fill(args.count, args.seed));
+    return reply(await stub.fill(args.count, seed));
   }
   return undefined;
 }
