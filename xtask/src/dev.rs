@@ -32,6 +32,8 @@ compatibility_date = "2025-09-01"
 
 [assets]
 directory = "apps/chat/public"
+binding = "ASSETS"
+run_worker_first = true
 
 [[durable_objects.bindings]]
 name = "ROOM"

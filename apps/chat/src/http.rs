@@ -104,6 +104,13 @@ async fn route(mut req: Request, env: &Env) -> core::result::Result<Response, Re
         && segments[2] == "rooms"
         && segments[1..].iter().all(|s| !s.is_empty());
     if !known {
+        // The page's files, from the static assets; anything else is unknown.
+        if !path.starts_with("/api") && matches!(method, Method::Get | Method::Head) {
+            let asset = env.assets("ASSETS")?.fetch_request(req).await?;
+            if asset.status_code() != 404 {
+                return Ok(asset);
+            }
+        }
         return Err(Refusal::not_found(&method, &path));
     }
     if segments.len() == 3 {
