@@ -21,7 +21,17 @@
 //! processes too, the two implementations interleaved the same way. Where the tree has
 //! no `bench/scale`, duro's side of them is skipped with a note and the JavaScript side is
 //! measured alone.
+//!
+//! The broadcast scenario ([`broadcast`]) compares duro's chat (`apps/chat`) with a
+//! hand-written JavaScript object with hibernation (`bench/baselines/js-chat`), the same
+//! chat API: one room of 100 WebSockets, one of them sending messages in a closed loop
+//! (the next when its own came back); messages/s, deliveries/s (frames received over the
+//! 100 sockets) and workerd's CPU per delivery and per message, on new processes every
+//! round, the two interleaved the same way. Every socket must receive every message in id
+//! order; a socket that does not is a failure of that implementation in the report.
+//! Where the tree lacks either chat, that side is skipped with a note.
 
+mod broadcast;
 mod load;
 mod profile;
 mod report;
@@ -406,6 +416,8 @@ pub struct Results {
     pub duration: Duration,
     /// The state-size and compute-heavy scenarios.
     pub scale: scale::Scale,
+    /// The broadcast scenario.
+    pub broadcast: broadcast::Broadcast,
     /// Why there is no profile, when there is none.
     pub profile_skipped: Option<String>,
 }
@@ -515,10 +527,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         impls[JS].prebuilt = true;
     }
     let mut scale = scale::Scale::new(&root);
+    let mut broadcast = broadcast::Broadcast::new(&root);
     if build_first {
         let tools = setup::ensure()?;
         let counters = impls.iter().filter(|i| !i.prebuilt);
-        for imp in counters.chain(scale.present()).filter(|i| i.rust) {
+        let others = scale.present().chain(broadcast.present());
+        for imp in counters.chain(others).filter(|i| i.rust) {
             build::build(&tools, &imp.dir, Profile::Release)?;
         }
     }
@@ -541,7 +555,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // Workers KV is a remote service in production: the KV stand-in runs in a workerd of
     // its own, so that its work is not counted as the measured worker's.
     let mut kv_date = None;
-    for imp in &impls {
+    for imp in impls.iter().chain(broadcast.present()) {
         let wrangler = imp.wrangler()?;
         if !wrangler.kv_namespaces.is_empty() {
             kv_date = Some(wrangler.compatibility_date);
@@ -581,6 +595,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         });
     }
     scale.prepare(&scratch, kv_port)?;
+    broadcast.prepare(&scratch, kv_port)?;
     let environment = report::Environment::collect(&workerd, &plan, &state_root);
     let mut perf = if plan.profile {
         match profile::perf() {
@@ -595,7 +610,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
 
     let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures)
-        .and_then(|()| scale::measure(&plan, &workerd, &mut scale, &scratch, &state_root));
+        .and_then(|()| scale::measure(&plan, &workerd, &mut scale, &scratch, &state_root))
+        .and_then(|()| broadcast::measure(&plan, &workerd, &mut broadcast, &scratch, &state_root));
     if let (Ok(()), Ok(found)) = (&measured, &perf) {
         // A profile that fails (perf saw no samples on a busy machine, say) is reported as
         // missing; the measurements stand.
@@ -622,6 +638,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         environment,
         duration: start.elapsed(),
         scale,
+        broadcast,
         profile_skipped: perf.err(),
     };
     let markdown = report::markdown(&results);

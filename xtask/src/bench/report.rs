@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use super::broadcast::{self, BroadcastSample};
 use super::scale::{self, ScaleFigures};
 use super::{
     median, Figures, Plan, Profiled, Results, Sample, Stats, DURO, DURO_NOINDEX, JS, JS_RPC,
@@ -598,7 +599,9 @@ pub fn markdown(results: &Results) -> String {
          The state-size and compute-heavy scenarios (a log and a leaderboard) compare two \
          more implementations of one API of their own: duro's `bench/scale` and \
          `bench/baselines/js-scale`, idiomatic JavaScript over JS RPC (see \
-         \"State size and compute-heavy\" below).\n"
+         \"State size and compute-heavy\" below). The broadcast scenario (one chat room of \
+         100 WebSockets) compares duro's chat, `apps/chat`, with a hand-written JavaScript \
+         object with hibernation, `bench/baselines/js-chat` (see \"Broadcast\" below).\n"
     );
 
     let _ = writeln!(w, "## Headline: the bars from docs/design.md\n");
@@ -728,6 +731,7 @@ pub fn markdown(results: &Results) -> String {
 
     profile_section(w, results, &labels);
     scale_section(w, results);
+    broadcast_section(w, results);
 
     let _ = writeln!(w, "\n## Start-up\n");
     let _ = writeln!(w, "{}", table_head("", &labels));
@@ -1289,6 +1293,151 @@ fn scale_section(w: &mut String, results: &Results) {
     );
 }
 
+/// duro's `figure` over the JavaScript chat's in the broadcast scenario, round by round.
+fn broadcast_ratio(bc: &broadcast::Broadcast, figure: fn(&BroadcastSample) -> f64) -> Ratio {
+    let ratios: Vec<f64> = bc.figures[broadcast::DURO]
+        .samples
+        .iter()
+        .zip(&bc.figures[broadcast::JS].samples)
+        .map(|(d, j)| figure(d) / figure(j))
+        .filter(|r| r.is_finite())
+        .collect();
+    Ratio {
+        median: median(&ratios),
+        min: ratios.iter().copied().fold(f64::NAN, f64::min),
+        max: ratios.iter().copied().fold(f64::NAN, f64::max),
+    }
+}
+
+/// The figures of the broadcast table: (title, figure, decimals).
+type BroadcastColumn = (&'static str, fn(&BroadcastSample) -> f64, usize);
+const BROADCAST_COLUMNS: &[BroadcastColumn] = &[
+    ("Messages/s", |s| s.messages_per_s, 0),
+    ("Deliveries/s", |s| s.deliveries_per_s, 0),
+    ("CPU µs per delivery", |s| s.cpu_us_per_delivery, 2),
+    ("CPU µs per message", |s| s.cpu_us_per_message, 1),
+];
+
+/// "Broadcast": duro's chat against the JavaScript chat, one room of 100 sockets.
+fn broadcast_section(w: &mut String, results: &Results) {
+    let plan = &results.plan;
+    let bc = &results.broadcast;
+    let labels: Vec<&str> = bc.impls.iter().map(|i| i.label).collect();
+    let (duro, js) = (labels[broadcast::DURO], labels[broadcast::JS]);
+    let _ = writeln!(w, "\n## Broadcast\n");
+    let _ = writeln!(
+        w,
+        "One chat API, two implementations: **{duro}** (`{}`, a duro object whose sockets \
+         use the hibernation API) and **{js}** (`{}`, a hand-written `DurableObject` with \
+         hibernation, the same contract). One room, {} WebSockets \
+         (`GET /api/rooms/<room>/ws?user=<U>`) opened one after the other, their `welcome` \
+         and `presence` frames skipped; then one of them sends `{{\"type\":\"send\",\
+         \"text\":T}}` in a closed loop, the next message when its own came back, {} ms \
+         of warm-up then {} ms measured, while every socket counts the `message` frames it \
+         receives. Messages/s are the sender's acknowledged messages, deliveries/s the \
+         frames received over all {} sockets; the CPU is workerd's over the measured \
+         window, per delivery and per message. Medians over {} rounds, every round on new \
+         workerd processes and new state, the two implementations one after the other, the \
+         order rotating each round. At the end of each round every socket must have \
+         received every message in id order without a gap (checked: {}).\n",
+        display_dir(&bc.impls[broadcast::DURO].dir),
+        display_dir(&bc.impls[broadcast::JS].dir),
+        broadcast::SOCKETS,
+        plan.process_warmup().as_millis(),
+        plan.measure.as_millis(),
+        broadcast::SOCKETS,
+        plan.rounds,
+        bc.impls
+            .iter()
+            .zip(&bc.figures)
+            .map(|(imp, fig)| format!(
+                "{} {} messages, {}",
+                imp.label,
+                thousands(fig.checked_messages),
+                if fig.failures.is_empty() {
+                    "no failure"
+                } else {
+                    "**failures below**"
+                }
+            ))
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    for (imp, fig) in bc.impls.iter().zip(&bc.figures) {
+        if let Some(why) = &fig.skipped {
+            let _ = writeln!(w, "{} was not measured: {why}.\n", imp.label);
+        }
+        for failure in &fig.failures {
+            let _ = writeln!(w, "- {}: {failure}", imp.label);
+        }
+        if !fig.failures.is_empty() {
+            let _ = writeln!(w);
+        }
+    }
+    let _ = writeln!(
+        w,
+        "| Figure | {duro} | {js} | {duro} / {js} (per round; median, lowest–highest) |\n\
+         |---|--:|--:|--:|"
+    );
+    for (title, figure, decimals) in BROADCAST_COLUMNS {
+        let _ = writeln!(
+            w,
+            "| {title} | {} | {} | {} |",
+            num(bc.figures[broadcast::DURO].median(*figure), *decimals),
+            num(bc.figures[broadcast::JS].median(*figure), *decimals),
+            ratio_text(broadcast_ratio(bc, *figure)),
+        );
+    }
+}
+
+/// The broadcast scenario.
+fn broadcast_json(results: &Results) -> Value {
+    let bc = &results.broadcast;
+    let mut implementations = serde_json::Map::new();
+    for (imp, fig) in bc.impls.iter().zip(&bc.figures) {
+        implementations.insert(
+            imp.key.to_owned(),
+            json!({
+                "label": imp.label,
+                "dir": display_dir(&imp.dir),
+                "skipped": fig.skipped,
+                "messages_per_s": finite(fig.median(|s| s.messages_per_s)),
+                "deliveries_per_s": finite(fig.median(|s| s.deliveries_per_s)),
+                "cpu_us_per_delivery": finite(fig.median(|s| s.cpu_us_per_delivery)),
+                "cpu_us_per_message": finite(fig.median(|s| s.cpu_us_per_message)),
+                "checked_messages": fig.checked_messages,
+                "rounds": fig.samples.iter().map(|s| json!({
+                    "messages_per_s": finite(s.messages_per_s),
+                    "deliveries_per_s": finite(s.deliveries_per_s),
+                    "cpu_us_per_delivery": finite(s.cpu_us_per_delivery),
+                    "cpu_us_per_message": finite(s.cpu_us_per_message),
+                    "messages": s.messages,
+                    "deliveries": s.deliveries,
+                })).collect::<Vec<_>>(),
+                "failures": fig.failures,
+            }),
+        );
+    }
+    let ratio = |figure: fn(&BroadcastSample) -> f64| {
+        let r = broadcast_ratio(bc, figure);
+        json!({ "median": finite(r.median), "min": finite(r.min), "max": finite(r.max) })
+    };
+    json!({
+        "sockets": broadcast::SOCKETS,
+        "warmup_ms": results.plan.process_warmup().as_millis() as u64,
+        "measure_ms": results.plan.measure.as_millis() as u64,
+        "ratios": {
+            format!("{}/{}", bc.impls[broadcast::DURO].key, bc.impls[broadcast::JS].key): {
+                "messages_per_s": ratio(|s| s.messages_per_s),
+                "deliveries_per_s": ratio(|s| s.deliveries_per_s),
+                "cpu_us_per_delivery": ratio(|s| s.cpu_us_per_delivery),
+                "cpu_us_per_message": ratio(|s| s.cpu_us_per_message),
+            },
+        },
+        "implementations": implementations,
+    })
+}
+
 /// "Where the CPU goes": the perf samples by part, per profiled scenario.
 fn profile_section(w: &mut String, results: &Results, labels: &[&str]) {
     let _ = writeln!(w, "\n### Where the CPU goes\n");
@@ -1614,6 +1763,7 @@ pub fn json(results: &Results) -> Value {
         },
         "implementations": implementations,
         "scale": scale_json(results),
+        "broadcast": broadcast_json(results),
     })
 }
 
@@ -1627,6 +1777,28 @@ pub fn summary(results: &Results) -> String {
             met(&bar).trim_matches('*'),
             bar.name,
             bar.measured
+        );
+    }
+    let bc = &results.broadcast;
+    if bc.figures.iter().all(|f| f.skipped.is_none()) {
+        let _ = writeln!(
+            out,
+            "    {:<10} {:<58} {}",
+            "",
+            format!(
+                "broadcast ({} sockets) {} / {}: deliveries/s",
+                broadcast::SOCKETS,
+                bc.impls[broadcast::DURO].label,
+                bc.impls[broadcast::JS].label
+            ),
+            ratio_text(broadcast_ratio(bc, |s| s.deliveries_per_s))
+        );
+        let _ = writeln!(
+            out,
+            "    {:<10} {:<58} {}",
+            "",
+            "broadcast: CPU per delivery",
+            ratio_text(broadcast_ratio(bc, |s| s.cpu_us_per_delivery))
         );
     }
     out.trim_end().to_owned()
@@ -1706,6 +1878,28 @@ mod tests {
         );
         assert_eq!(bars[1].measured, "3.00 (2.00–3.30)");
         assert_eq!(bars[1].met, Some(true));
+    }
+
+    #[test]
+    fn broadcast_ratios_are_taken_round_by_round() {
+        let mut bc = broadcast::Broadcast::new(Path::new("/nowhere"));
+        assert!(bc.figures.iter().all(|f| f.skipped.is_some()));
+        let sample = |messages: f64, cpu_ns: f64| BroadcastSample {
+            messages_per_s: messages,
+            deliveries_per_s: messages * 100.0,
+            cpu_us_per_delivery: cpu_ns / 100.0,
+            cpu_us_per_message: cpu_ns,
+            messages: messages as u64,
+            deliveries: messages as u64 * 100,
+        };
+        bc.figures[broadcast::DURO].samples = vec![sample(100.0, 30.0), sample(300.0, 20.0)];
+        bc.figures[broadcast::JS].samples = vec![sample(200.0, 20.0), sample(200.0, 40.0)];
+        let rate = broadcast_ratio(&bc, |s| s.deliveries_per_s);
+        assert_eq!((rate.median, rate.min, rate.max), (1.0, 0.5, 1.5));
+        let cpu = broadcast_ratio(&bc, |s| s.cpu_us_per_delivery);
+        assert_eq!((cpu.min, cpu.max), (0.5, 1.5));
+        bc.figures[broadcast::JS].samples.clear();
+        assert!(broadcast_ratio(&bc, |s| s.messages_per_s).median.is_nan());
     }
 
     #[test]
