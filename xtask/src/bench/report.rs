@@ -1896,7 +1896,7 @@ mod tests {
         bc.figures[broadcast::JS].samples = vec![sample(200.0, 20.0), sample(200.0, 40.0)];
         let rate = broadcast_ratio(&bc, |s| s.deliveries_per_s);
         assert_eq!((rate.median, rate.min, rate.max), (1.0, 0.5, 1.5));
-        let cpu = broadcast_ratio(&bc, |s| s.cpu_us_per_delivery);
+        let cpu = broadcast_ratio(&bc, |s| s.cpu_us_per_message);
         assert_eq!((cpu.min, cpu.max), (0.5, 1.5));
         bc.figures[broadcast::JS].samples.clear();
         assert!(broadcast_ratio(&bc, |s| s.messages_per_s).median.is_nan());
