@@ -13,7 +13,7 @@
 //! DURO_CHAT_APP=apps/chat cargo test -p duro-tests --test chat -- --ignored --test-threads=1
 //! ```
 //!
-//! The contract's choices where the issue leaves room are listed under "Contract notes"
+//! The contract's choices where the API leaves room are listed under "Contract notes"
 //! in `bench/baselines/js-chat/README.md`.
 
 mod client;
