@@ -36,6 +36,7 @@ mod load;
 mod profile;
 mod report;
 mod scale;
+mod sides;
 mod wasm;
 mod workerd;
 

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
 use super::load::Call;
+use super::sides::{Sides, Skippable};
 use super::workerd::Server;
 use super::{median, rotation, Impl, Plan};
-use crate::workspace::{display, note, since, step};
+use crate::workspace::{note, since, step};
 
 /// Where each implementation is in [`Broadcast::impls`] and [`Broadcast::figures`]:
 /// duro's chat app.
@@ -80,10 +81,12 @@ impl BroadcastFigures {
 }
 
 /// The implementations of the broadcast scenario and what was measured of them.
-#[derive(Debug)]
-pub struct Broadcast {
-    pub impls: Vec<Impl>,
-    pub figures: Vec<BroadcastFigures>,
+pub type Broadcast = Sides<BroadcastFigures>;
+
+impl Skippable for BroadcastFigures {
+    fn skipped(&self) -> Option<&str> {
+        self.skipped.as_deref()
+    }
 }
 
 impl Broadcast {
@@ -99,34 +102,10 @@ impl Broadcast {
                 false,
             ),
         ];
-        let figures = impls
-            .iter()
-            .map(|imp| BroadcastFigures {
-                skipped: (!imp.dir.join("wrangler.toml").is_file())
-                    .then(|| format!("no `{}` in this tree", display(&imp.dir))),
-                ..BroadcastFigures::default()
-            })
-            .collect();
-        Broadcast { impls, figures }
-    }
-
-    /// The implementations that are measured.
-    pub fn present(&self) -> impl Iterator<Item = &Impl> {
-        self.impls
-            .iter()
-            .zip(&self.figures)
-            .filter(|(_, fig)| fig.skipped.is_none())
-            .map(|(imp, _)| imp)
-    }
-
-    /// Copies the present implementations' modules and writes their workerd configs.
-    pub fn prepare(&mut self, scratch: &Path, kv_port: Option<u16>) -> Result<(), String> {
-        for (imp, fig) in self.impls.iter_mut().zip(&self.figures) {
-            if fig.skipped.is_none() {
-                imp.prepare(scratch, kv_port)?;
-            }
-        }
-        Ok(())
+        Sides::of(impls, |skipped| BroadcastFigures {
+            skipped,
+            ..BroadcastFigures::default()
+        })
     }
 }
 
@@ -138,14 +117,7 @@ pub fn measure(
     scratch: &Path,
     state_root: &Path,
 ) -> Result<(), String> {
-    for (imp, fig) in broadcast.impls.iter().zip(&broadcast.figures) {
-        if let Some(why) = &fig.skipped {
-            note(format!("{} chat: not measured ({why})", imp.label));
-        }
-    }
-    let present: Vec<usize> = (0..broadcast.impls.len())
-        .filter(|&i| broadcast.figures[i].skipped.is_none())
-        .collect();
+    let present = broadcast.present_indices(" chat");
     if present.is_empty() {
         return Ok(());
     }

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use super::load::{self, Call, Client, Outcome, Window};
 use super::report::thousands;
+use super::sides::{Sides, Skippable};
 use super::workerd::Server;
 use super::{failure, median, rotation, Impl, Plan, Sample, Stats};
-use crate::workspace::{display, note, step};
+use crate::workspace::{note, step};
 
 /// Where each implementation is in [`Scale::impls`] and [`Scale::figures`]: duro's
 /// `bench/scale` app.
@@ -159,10 +160,12 @@ pub struct ScaleFigures {
 }
 
 /// The implementations of the scale scenarios and what was measured of them.
-#[derive(Debug)]
-pub struct Scale {
-    pub impls: Vec<Impl>,
-    pub figures: Vec<ScaleFigures>,
+pub type Scale = Sides<ScaleFigures>;
+
+impl Skippable for ScaleFigures {
+    fn skipped(&self) -> Option<&str> {
+        self.skipped.as_deref()
+    }
 }
 
 impl Scale {
@@ -178,35 +181,11 @@ impl Scale {
                 false,
             ),
         ];
-        let figures = impls
-            .iter()
-            .map(|imp| ScaleFigures {
-                skipped: (!imp.dir.join("wrangler.toml").is_file())
-                    .then(|| format!("no `{}` in this tree", display(&imp.dir))),
-                throughput: vec![Vec::new(); SCENARIOS.len()],
-                ..ScaleFigures::default()
-            })
-            .collect();
-        Scale { impls, figures }
-    }
-
-    /// The implementations that are measured.
-    pub fn present(&self) -> impl Iterator<Item = &Impl> {
-        self.impls
-            .iter()
-            .zip(&self.figures)
-            .filter(|(_, fig)| fig.skipped.is_none())
-            .map(|(imp, _)| imp)
-    }
-
-    /// Copies the present implementations' modules and writes their workerd configs.
-    pub fn prepare(&mut self, scratch: &Path, kv_port: Option<u16>) -> Result<(), String> {
-        for (imp, fig) in self.impls.iter_mut().zip(&self.figures) {
-            if fig.skipped.is_none() {
-                imp.prepare(scratch, kv_port)?;
-            }
-        }
-        Ok(())
+        Sides::of(impls, |skipped| ScaleFigures {
+            skipped,
+            throughput: vec![Vec::new(); SCENARIOS.len()],
+            ..ScaleFigures::default()
+        })
     }
 }
 
@@ -218,14 +197,7 @@ pub fn measure(
     scratch: &Path,
     state_root: &Path,
 ) -> Result<(), String> {
-    for (imp, fig) in scale.impls.iter().zip(&scale.figures) {
-        if let Some(why) = &fig.skipped {
-            note(format!("{}: not measured ({why})", imp.label));
-        }
-    }
-    let present: Vec<usize> = (0..scale.impls.len())
-        .filter(|&i| scale.figures[i].skipped.is_none())
-        .collect();
+    let present = scale.present_indices("");
     let state = |imp: &Impl| state_root.join(imp.key).join("scale");
     let log = |imp: &Impl, what: &str| scratch.join(imp.key).join(format!("scale-{what}.log"));
 
