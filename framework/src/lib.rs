@@ -67,6 +67,8 @@ mod clock;
 mod error;
 mod names;
 pub mod url;
+// HTTP requests and responses for routes, and errors as JSON responses.
+pub mod http;
 // Storage, with the write batch; the wire protocol, the stored state's layout and its
 // migrations from older schemas.
 mod migrate;

@@ -9,6 +9,7 @@ const LAYERS: &[&str] = &[
     "error",
     "names",
     "url",
+    "http",
     "clock",
     "storage",
     "wire",

@@ -1,0 +1,204 @@
+//! HTTP for a worker's routes and an object's raw `fetch` handler: the `http`
+//! crate's request and response with the body as bytes, so the same route code runs in
+//! workerd and natively against `TestEnv`; JSON replies; and duro's errors as JSON error
+//! responses in one call.
+//!
+//! ```
+//! use duro::http::{self, Response};
+//! use duro::{Error, ErrorCode};
+//!
+//! fn reply(result: duro::Result<u64>) -> Response {
+//!     match result {
+//!         Ok(n) => http::json(200, &n),
+//!         // {"error":{"code":"bad_request","message":"…"}} with status 400.
+//!         Err(e) => e.into(),
+//!     }
+//! }
+//!
+//! let resp = reply(Err(Error::new(ErrorCode::BadRequest, "`by` must be a number")));
+//! assert_eq!(resp.status(), 400);
+//! assert_eq!(resp.headers()["content-type"], "application/json");
+//! assert_eq!(
+//!     resp.body().as_slice(),
+//!     br#"{"error":{"code":"bad_request","message":"`by` must be a number"}}"#
+//! );
+//! ```
+
+use serde::Serialize;
+
+use crate::error::{CallError, Error, ErrorCode};
+
+pub use ::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+
+/// A request with its body read into bytes.
+pub type Request = ::http::Request<Vec<u8>>;
+
+/// A response with its body as bytes.
+pub type Response = ::http::Response<Vec<u8>>;
+
+/// A response of `status` with `body` as JSON (`content-type: application/json`).
+///
+/// A status outside 100–999 becomes 500; a body that does not serialize (a map with
+/// non-string keys) becomes a 500 error response.
+pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => with_body(status, "application/json", bytes),
+        Err(e) => Error::internal(format!("the reply does not serialize as JSON: {e}")).into(),
+    }
+}
+
+/// A response of `status` with `body` and its content type.
+pub fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// The body of an error response: `{"error":{"code","message"}}`.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// An error response: `status` and `{"error":{"code","message"}}`.
+pub fn error(status: u16, code: &str, message: &str) -> Response {
+    json(
+        status,
+        &ErrorBody {
+            error: ErrorDetail { code, message },
+        },
+    )
+}
+
+/// `{"error":{"code","message"}}` with the code's status (see [`ErrorCode::status`]). A
+/// retryable error carries `retry-after: 1`.
+impl From<Error> for Response {
+    fn from(e: Error) -> Response {
+        let mut resp = error(e.code().status(), e.code().as_str(), e.message());
+        if e.is_retryable() && e.code() != ErrorCode::Internal {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// A framework error as [`From<Error>`](#impl-From<Error>-for-Response) does; the method's
+/// own error as 422 `{"error":{"code":"user","message":<its Display>}}`.
+impl<E: core::fmt::Display> From<CallError<E>> for Response {
+    fn from(e: CallError<E>) -> Response {
+        match e {
+            CallError::Framework(e) => e.into(),
+            CallError::User(e) => error(
+                ErrorCode::User.status(),
+                ErrorCode::User.as_str(),
+                &e.to_string(),
+            ),
+        }
+    }
+}
+
+/// The decoded value of the query parameter `name` of `uri`, if present (the first one).
+///
+/// ```
+/// let uri: duro::http::Uri = "/rooms?user=ann%20b&after=3".parse().unwrap();
+/// assert_eq!(duro::http::query(&uri, "user").as_deref(), Some("ann b"));
+/// assert_eq!(duro::http::query(&uri, "limit"), None);
+/// ```
+pub fn query(uri: &Uri, name: &str) -> Option<String> {
+    crate::url::query(
+        uri.query()
+            .map(|q| format!("?{q}"))
+            .as_deref()
+            .unwrap_or(""),
+    )
+    .into_iter()
+    .find(|(k, _)| k == name)
+    .map(|(_, v)| v)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod worker_conv {
+    use super::{header, HeaderValue, Method, Request, Response};
+    use crate::error::{Error, ErrorCode};
+
+    /// Reads a worker's request into a [`Request`]: method, URL, headers, and the body of
+    /// at most `body_limit` bytes (413 beyond, whether declared by `content-length` or
+    /// not). GET, HEAD and OPTIONS requests keep an empty body and leave `req`'s body
+    /// unread (so a WebSocket upgrade can still be [forwarded](crate::forward)).
+    pub async fn from_worker(
+        req: &mut worker::Request,
+        body_limit: usize,
+    ) -> crate::Result<Request> {
+        let method = Method::from_bytes(req.method().as_ref().as_bytes())
+            .map_err(|e| Error::bad_request(format!("bad method: {e}")))?;
+        let mut out = ::http::Request::builder()
+            .method(method.clone())
+            .uri(req.inner().url());
+        if let Some(headers) = out.headers_mut() {
+            for (k, v) in req.headers().entries() {
+                if let (Ok(k), Ok(v)) = (
+                    header::HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    headers.append(k, v);
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let too_large = || {
+                Error::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is over {body_limit} bytes"),
+                )
+            };
+            let declared = req
+                .headers()
+                .get("content-length")
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > body_limit as u64) {
+                return Err(too_large());
+            }
+            body = req
+                .bytes()
+                .await
+                .map_err(|e| Error::bad_request(format!("reading the body failed: {e}")))?;
+            if body.len() > body_limit {
+                return Err(too_large());
+            }
+        }
+        out.body(body)
+            .map_err(|e| Error::bad_request(format!("bad request: {e}")))
+    }
+
+    /// A [`Response`] as a worker's response.
+    pub fn to_worker(resp: Response) -> worker::Result<worker::Response> {
+        let (parts, body) = resp.into_parts();
+        let headers = worker::Headers::new();
+        for (k, v) in &parts.headers {
+            if let Ok(v) = v.to_str() {
+                headers.append(k.as_str(), v)?;
+            }
+        }
+        let out = if body.is_empty() {
+            worker::Response::empty()?
+        } else {
+            worker::Response::from_bytes(body)?
+        };
+        Ok(out.with_status(parts.status.as_u16()).with_headers(headers))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use worker_conv::{from_worker, to_worker};
