@@ -36,6 +36,21 @@ pub type Request = ::http::Request<Vec<u8>>;
 /// A response with its body as bytes.
 pub type Response = ::http::Response<Vec<u8>>;
 
+/// A request builder, for tests and for requests a worker sends on.
+///
+/// ```
+/// let req: duro::http::Request = duro::http::request()
+///     .method("POST")
+///     .uri("/api/rooms/lobby/messages")
+///     .header("content-type", "application/json")
+///     .body(br#"{"user":"ann","text":"hi"}"#.to_vec())
+///     .unwrap();
+/// assert_eq!(req.uri().path(), "/api/rooms/lobby/messages");
+/// ```
+pub fn request() -> ::http::request::Builder {
+    ::http::Request::builder()
+}
+
 /// A response of `status` with `body` as JSON (`content-type: application/json`).
 ///
 /// A status outside 100–999 becomes 500; a body that does not serialize (a map with

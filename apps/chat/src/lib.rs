@@ -3,7 +3,7 @@
 //! Chat rooms: each room is a duro object. Its messages are a [`duro::Log`] (appending
 //! never rewrites the history), its members are its WebSockets (hibernated while idle),
 //! and the room directory is a duro index in Workers KV (listing rooms wakes none of
-//! them). The worker's routes (`http.rs`) and the page (`page/`, served from `public/`)
+//! them). The worker's routes (`api.rs`, run by `worker.rs` in workerd and natively in tests) and the page (`page/`, served from `public/`)
 //! speak the API of `chat-protocol` (see README.md).
 
 use chat_protocol::{
@@ -13,8 +13,9 @@ use chat_protocol::{
 use duro::prelude::*;
 use duro::{Accept, Error, ErrorCode, Frame, Log, Refuse, Socket, Sockets, Upgrade};
 
+pub mod api;
 #[cfg(target_arch = "wasm32")]
-mod http;
+mod worker;
 
 /// Messages a socket's replay reads per storage list.
 const REPLAY_PAGE: usize = 500;
