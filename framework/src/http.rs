@@ -63,6 +63,7 @@ pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Response {
 }
 
 /// A response of `status` with `body` and its content type.
+#[inline(never)]
 pub fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -84,6 +85,7 @@ struct ErrorDetail<'a> {
 }
 
 /// An error response: `status` and `{"error":{"code","message"}}`.
+#[inline(never)]
 pub fn error(status: u16, code: &str, message: &str) -> Response {
     json(
         status,
@@ -96,6 +98,7 @@ pub fn error(status: u16, code: &str, message: &str) -> Response {
 /// `{"error":{"code","message"}}` with the code's status (see [`ErrorCode::status`]). A
 /// retryable error carries `retry-after: 1`.
 impl From<Error> for Response {
+    #[inline(never)]
     fn from(e: Error) -> Response {
         let mut resp = error(e.code().status(), e.code().as_str(), e.message());
         if e.is_retryable() && e.code() != ErrorCode::Internal {
@@ -153,10 +156,21 @@ mod worker_conv {
         req: &mut worker::Request,
         body_limit: usize,
     ) -> crate::Result<Request> {
+        let mut out = head(req)?;
+        if !matches!(*out.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            *out.body_mut() = body(req, body_limit).await?;
+        }
+        Ok(out)
+    }
+
+    /// The request without its body. Not inlined: the header parsing is large, and the
+    /// caller is an async function that every route's code is inlined into.
+    #[inline(never)]
+    fn head(req: &worker::Request) -> crate::Result<Request> {
         let method = Method::from_bytes(req.method().as_ref().as_bytes())
             .map_err(|e| Error::bad_request(format!("bad method: {e}")))?;
         let mut out = ::http::Request::builder()
-            .method(method.clone())
+            .method(method)
             .uri(req.inner().url());
         if let Some(headers) = out.headers_mut() {
             for (k, v) in req.headers().entries() {
@@ -168,33 +182,35 @@ mod worker_conv {
                 }
             }
         }
-        let mut body = Vec::new();
-        if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let too_large = || {
-                Error::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("the body is over {body_limit} bytes"),
-                )
-            };
-            let declared = req
-                .headers()
-                .get("content-length")
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > body_limit as u64) {
-                return Err(too_large());
-            }
-            body = req
-                .bytes()
-                .await
-                .map_err(|e| Error::bad_request(format!("reading the body failed: {e}")))?;
-            if body.len() > body_limit {
-                return Err(too_large());
-            }
-        }
-        out.body(body)
+        out.body(Vec::new())
             .map_err(|e| Error::bad_request(format!("bad request: {e}")))
+    }
+
+    /// The body, of at most `body_limit` bytes.
+    async fn body(req: &mut worker::Request, body_limit: usize) -> crate::Result<Vec<u8>> {
+        let too_large = || {
+            Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is over {body_limit} bytes"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > body_limit as u64) {
+            return Err(too_large());
+        }
+        let body = req
+            .bytes()
+            .await
+            .map_err(|e| Error::bad_request(format!("reading the body failed: {e}")))?;
+        if body.len() > body_limit {
+            return Err(too_large());
+        }
+        Ok(body)
     }
 
     /// A [`Response`] as a worker's response.

@@ -2,9 +2,10 @@
 //! workerd (`worker.rs` converts the request and performs the [`Routed`] outcome) and
 //! natively against `TestEnv` (`tests/api.rs`).
 //!
-//! Paths are matched with `matchit` (the router `axum` and `worker::Router` are built
-//! on) on the raw path, so a room is checked as the client sent it (`a%2Db` is refused)
-//! and a trailing slash is an unknown route.
+//! Routes are a `match` on the method and the raw path's segments: a room is checked as
+//! the client sent it (`a%2Db` is refused), and a trailing slash or an empty segment is an
+//! unknown route (`""` is no room name). The router crates measured against this match
+//! (`docs/design.md`, "The chat's routes") cost more wasm for four routes.
 
 // A response is the error value of a route: one per request, so its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -27,33 +28,8 @@ pub enum Routed {
     Asset,
 }
 
-/// The API's routes.
-#[derive(Clone, Copy)]
-enum Route {
-    Directory,
-    Room,
-    Messages,
-    Socket,
-}
-
-fn routes() -> matchit::Router<Route> {
-    let mut r = matchit::Router::new();
-    for (path, route) in [
-        ("/api/rooms", Route::Directory),
-        ("/api/rooms/:room", Route::Room),
-        ("/api/rooms/:room/messages", Route::Messages),
-        ("/api/rooms/:room/ws", Route::Socket),
-    ] {
-        r.insert(path, route).expect("the routes do not overlap");
-    }
-    r
-}
-
-thread_local! {
-    static ROUTES: matchit::Router<Route> = routes();
-}
-
 /// A contract violation: 400 with the rule's code.
+#[inline(never)]
 fn invalid(e: chat_protocol::Invalid) -> Response {
     http::error(400, e.code(), &e.to_string())
 }
@@ -65,38 +41,33 @@ pub fn not_found(method: &str, path: &str) -> Response {
 
 /// Answers one request of the chat's API.
 pub async fn handle<E: Connect + KvSource>(env: &E, req: Request) -> Routed {
-    let matched = ROUTES.with(|r| {
-        r.at(req.uri().path())
-            .ok()
-            .map(|m| (*m.value, m.params.get("room").map(str::to_owned)))
-    });
-    // An empty segment (`/api/rooms//messages`) names no room: an unknown route.
-    let matched = matched.filter(|(_, room)| room.as_deref() != Some(""));
-    let Some((route, room)) = matched else {
-        if !req.uri().path().starts_with("/api")
-            && matches!(*req.method(), Method::GET | Method::HEAD)
-        {
-            return Routed::Asset;
-        }
-        return Routed::Reply(not_found(req.method().as_str(), req.uri().path()));
+    let path = req.uri().path().to_owned();
+    // An empty segment (a trailing slash, `//`) is in no route.
+    let segments: Vec<&str> = if path != "/" && path[1..].split('/').any(str::is_empty) {
+        Vec::new()
+    } else {
+        path.split('/').collect()
     };
-    let room = room.unwrap_or_default();
-    let outcome = match (route, req.method().clone()) {
-        (Route::Directory, Method::GET) => directory(env, &req).await,
-        (Route::Room, Method::GET) => info(env, &room).await,
-        (Route::Messages, Method::GET) => history(env, &room, &req).await,
-        (Route::Messages, Method::POST) => post(env, &room, &req).await,
-        (Route::Socket, Method::GET) => return connect(room, &req).unwrap_or_else(Routed::Reply),
-        _ => Err(not_found(req.method().as_str(), req.uri().path())),
+    let reply = match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["", "api", "rooms"]) => directory(env, &req).await,
+        (&Method::GET, ["", "api", "rooms", room]) => info(env, room).await,
+        (&Method::GET, ["", "api", "rooms", room, "messages"]) => history(env, room, &req).await,
+        (&Method::POST, ["", "api", "rooms", room, "messages"]) => post(env, room, &req).await,
+        (&Method::GET, ["", "api", "rooms", room, "ws"]) => match connect(room, &req) {
+            Ok(()) => return Routed::Connect((*room).to_owned()),
+            Err(refused) => Err(refused),
+        },
+        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/api") => return Routed::Asset,
+        _ => Err(not_found(req.method().as_str(), &path)),
     };
-    Routed::Reply(outcome.unwrap_or_else(|e| e))
+    Routed::Reply(reply.unwrap_or_else(|refused| refused))
 }
 
 /// A route's outcome: its reply, or the error response (duro's errors convert with `?`).
-type Result<T> = core::result::Result<T, Response>;
+pub type Result<T> = core::result::Result<T, Response>;
 
 /// `GET /api/rooms`: the directory, from the index (no room is woken).
-async fn directory(env: &impl KvSource, req: &Request) -> Result<Response> {
+pub async fn directory(env: &impl KvSource, req: &Request) -> Result<Response> {
     let prefix = http::query(req.uri(), "prefix").unwrap_or_default();
     if !prefix.is_empty() {
         rules::check_room(&prefix).map_err(invalid)?;
@@ -116,18 +87,19 @@ async fn directory(env: &impl KvSource, req: &Request) -> Result<Response> {
     ))
 }
 
-fn room(env: &impl Connect, name: &str) -> Result<<Room as Object>::Stub> {
+/// The stub of room `name`, once the name is checked.
+pub fn room(env: &impl Connect, name: &str) -> Result<<Room as Object>::Stub> {
     rules::check_room(name).map_err(invalid)?;
     Ok(Room::stub(env, name)?)
 }
 
 /// `GET /api/rooms/<room>`.
-async fn info(env: &impl Connect, name: &str) -> Result<Response> {
+pub async fn info(env: &impl Connect, name: &str) -> Result<Response> {
     Ok(http::json(200, &room(env, name)?.info().await?))
 }
 
 /// `GET /api/rooms/<room>/messages?after=&limit=`.
-async fn history(env: &impl Connect, name: &str, req: &Request) -> Result<Response> {
+pub async fn history(env: &impl Connect, name: &str, req: &Request) -> Result<Response> {
     let room = room(env, name)?;
     let after = match http::query(req.uri(), "after") {
         Some(v) => rules::parse_after(&v).map_err(invalid)?,
@@ -138,7 +110,7 @@ async fn history(env: &impl Connect, name: &str, req: &Request) -> Result<Respon
 }
 
 /// `POST /api/rooms/<room>/messages` with `{"user","text","client_id"?}`.
-async fn post(env: &impl Connect, name: &str, req: &Request) -> Result<Response> {
+pub async fn post(env: &impl Connect, name: &str, req: &Request) -> Result<Response> {
     let room = room(env, name)?;
     let body = req.body();
     if body.len() > rules::BODY_MAX {
@@ -168,8 +140,8 @@ async fn post(env: &impl Connect, name: &str, req: &Request) -> Result<Response>
 }
 
 /// `GET /api/rooms/<room>/ws?user=&after=`: checks the request before any upgrade.
-fn connect(name: String, req: &Request) -> Result<Routed> {
-    rules::check_room(&name).map_err(invalid)?;
+pub fn connect(name: &str, req: &Request) -> Result<()> {
+    rules::check_room(name).map_err(invalid)?;
     rules::check_user(&http::query(req.uri(), "user").unwrap_or_default()).map_err(invalid)?;
     if let Some(after) = http::query(req.uri(), "after") {
         rules::parse_after(&after).map_err(invalid)?;
@@ -185,10 +157,11 @@ fn connect(name: String, req: &Request) -> Result<Routed> {
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return Err(resp);
     }
-    Ok(Routed::Connect(name))
+    Ok(())
 }
 
-fn limit(req: &Request) -> Result<u32> {
+/// The `limit` query parameter (1–500, 100 when absent).
+pub fn limit(req: &Request) -> Result<u32> {
     match http::query(req.uri(), "limit") {
         Some(v) => rules::parse_limit(&v).map_err(invalid),
         None => Ok(rules::LIMIT_DEFAULT),
