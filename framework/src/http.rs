@@ -124,6 +124,18 @@ impl<E: core::fmt::Display> From<CallError<E>> for Response {
     }
 }
 
+/// The decoded query pairs of `uri`, in order (`+` is a space, `%XX` a byte).
+///
+/// ```
+/// let uri: duro::http::Uri = "/rooms?user=ann%20b&after=3".parse().unwrap();
+/// assert_eq!(duro::http::query_pairs(&uri), [("user".into(), "ann b".into()), ("after".into(), "3".into())]);
+/// ```
+pub fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| crate::url::query(&format!("?{q}")))
+        .unwrap_or_default()
+}
+
 /// The decoded value of the query parameter `name` of `uri`, if present (the first one).
 ///
 /// ```
@@ -132,15 +144,10 @@ impl<E: core::fmt::Display> From<CallError<E>> for Response {
 /// assert_eq!(duro::http::query(&uri, "limit"), None);
 /// ```
 pub fn query(uri: &Uri, name: &str) -> Option<String> {
-    crate::url::query(
-        uri.query()
-            .map(|q| format!("?{q}"))
-            .as_deref()
-            .unwrap_or(""),
-    )
-    .into_iter()
-    .find(|(k, _)| k == name)
-    .map(|(_, v)| v)
+    query_pairs(uri)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 #[cfg(target_arch = "wasm32")]

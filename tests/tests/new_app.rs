@@ -152,7 +152,8 @@ fn a_new_app_builds_passes_its_tests_and_runs_in_dev() {
         "wrangler.toml",
         "README.md",
         "src/lib.rs",
-        "src/http.rs",
+        "src/routes.rs",
+        "src/worker.rs",
         "tests/app.rs",
     ] {
         assert!(app.join(file).is_file(), "{file} is missing");

@@ -26,8 +26,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/app/src/lib.rs.tmpl"),
     ),
     (
-        "src/http.rs",
-        include_str!("../templates/app/src/http.rs.tmpl"),
+        "src/routes.rs",
+        include_str!("../templates/app/src/routes.rs.tmpl"),
+    ),
+    (
+        "src/worker.rs",
+        include_str!("../templates/app/src/worker.rs.tmpl"),
     ),
     (
         "tests/app.rs",
