@@ -1110,11 +1110,12 @@ pub fn markdown(results: &Results) -> String {
         "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
          cargo xtask bench --quick  # about two minutes after the builds: writes target/bench/\n```\n\n\
          The command builds the Rust workers (the counter, its build without the index, the \
-         workers-rs baseline, `bench/scale`) in release (`--no-build` reuses \
-         `<app>/build/`), then measures, in order: cold starts, memory and storage, \
-         activations, throughput, state size and compute-heavy, and the profile (when Linux \
-         `perf` works; `--no-profile` \
-         leaves it out). Timings are never asserted in tests; the bars above are \
+         workers-rs baseline, `bench/scale`, the chat and its axum build) in release \
+         (`--no-build` reuses `<app>/build/`), then measures, in order: cold starts, memory \
+         and storage, activations, throughput, state size and compute-heavy, broadcast, \
+         routes, and the profile (when Linux `perf` works; `--no-profile` leaves it out). \
+         `--only routes` builds the two chats and measures the routes alone (written to \
+         `target/bench/routes.md`). Timings are never asserted in tests; the bars above are \
          checked by reading this page."
     );
     out

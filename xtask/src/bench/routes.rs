@@ -184,3 +184,34 @@ pub fn measure(
     note(format!("routes done in {}", since(start)));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loads_spread_over_the_rooms() {
+        let [post, history] = SCENARIOS else {
+            panic!("two loads")
+        };
+        let call = post.call(0, 0);
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("POST", "/api/rooms/r0/messages")
+        );
+        assert!(call.body.starts_with(b"{\"user\""));
+        let call = history.call(1, 60);
+        assert_eq!(call.method, "GET");
+        assert_eq!(
+            call.path,
+            format!(
+                "/api/rooms/r{}/messages?after=10&limit=10",
+                (37 + 60) % ROOMS
+            )
+        );
+        // Each client goes round every room.
+        let rooms: std::collections::BTreeSet<String> =
+            (0..ROOMS).map(|n| post.call(3, n).path).collect();
+        assert_eq!(rooms.len() as u64, ROOMS);
+    }
+}
