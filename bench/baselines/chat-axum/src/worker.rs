@@ -3,13 +3,13 @@
 //! duro's futures are not `Send`, so each handler is `#[worker::send]`.
 
 use axum::body::{self, Body};
-use axum::extract::{RawPathParams, Request, State};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chat::{api, Room};
 use chat_protocol::rules;
-use duro::http;
+use duro::http::{self, header};
 use tower_service::Service;
 use worker::send::SendWrapper;
 use worker::{event, Context, Env, HttpRequest};
@@ -34,15 +34,32 @@ async fn fetch(req: HttpRequest, env: Env, _ctx: Context) -> worker::Result<Resp
     Ok(router(env).call(req).await?)
 }
 
-/// A route's outcome as axum's response.
-fn reply(outcome: api::Result<http::Response>) -> Response {
-    outcome.unwrap_or_else(|refused| refused).map(Body::from)
+/// A reply of `chat::api` (or its refusal) as axum's response.
+struct Reply(http::Response);
+
+impl From<http::Response> for Reply {
+    fn from(resp: http::Response) -> Reply {
+        Reply(resp)
+    }
 }
 
-/// The room of a route's path, as the client sent it (not percent-decoded: the chat
-/// checks the raw segment).
-fn room(params: &RawPathParams) -> &str {
-    params.iter().next().map_or("", |(_, value)| value)
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        self.0.map(Body::from)
+    }
+}
+
+/// What a route answers: `chat::api`'s outcome.
+type Answer = Result<Reply, Reply>;
+
+/// The room of a route's path: its segment as the client sent it (the chat checks it
+/// undecoded, where axum's path extractors decode it). An empty one is no route.
+fn room(req: &http::Request) -> api::Result<&str> {
+    let path = req.uri().path();
+    match path.split('/').nth(3) {
+        Some(room) if !room.is_empty() => Ok(room),
+        _ => Err(api::not_found(req.method().as_str(), path)),
+    }
 }
 
 /// The request without its body, for the routes that read none.
@@ -50,54 +67,68 @@ fn head(req: Request) -> http::Request {
     req.map(|_| Vec::new())
 }
 
-#[worker::send]
-async fn directory(State(env): Bindings, req: Request) -> Response {
-    reply(api::directory(&*env, &head(req)).await)
-}
-
-#[worker::send]
-async fn info(State(env): Bindings, params: RawPathParams) -> Response {
-    reply(api::info(&*env, room(&params)).await)
-}
-
-#[worker::send]
-async fn history(State(env): Bindings, params: RawPathParams, req: Request) -> Response {
-    reply(api::history(&*env, room(&params), &head(req)).await)
-}
-
-#[worker::send]
-async fn post(State(env): Bindings, params: RawPathParams, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let Ok(body) = body::to_bytes(body, rules::BODY_MAX).await else {
-        return reply(Err(http::error(
+/// The request with its body, of at most the chat's limit.
+async fn with_body(req: Request) -> api::Result<http::Request> {
+    let too_large = || {
+        http::error(
             413,
             "payload_too_large",
             &format!("the body is over {} bytes", rules::BODY_MAX),
-        )));
+        )
     };
-    let req = http::Request::from_parts(parts, body.to_vec());
-    reply(api::post(&*env, room(&params), &req).await)
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rules::BODY_MAX as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let body = body::to_bytes(body, rules::BODY_MAX)
+        .await
+        .map_err(|_| too_large())?;
+    Ok(http::Request::from_parts(parts, body.to_vec()))
+}
+
+#[worker::send]
+async fn directory(State(env): Bindings, req: Request) -> Answer {
+    Ok(api::directory(&*env, &head(req)).await?.into())
+}
+
+#[worker::send]
+async fn info(State(env): Bindings, req: Request) -> Answer {
+    let req = head(req);
+    Ok(api::info(&*env, room(&req)?).await?.into())
+}
+
+#[worker::send]
+async fn history(State(env): Bindings, req: Request) -> Answer {
+    let req = head(req);
+    Ok(api::history(&*env, room(&req)?, &req).await?.into())
+}
+
+#[worker::send]
+async fn post(State(env): Bindings, req: Request) -> Answer {
+    let req = with_body(req).await?;
+    Ok(api::post(&*env, room(&req)?, &req).await?.into())
 }
 
 /// `GET /api/rooms/<room>/ws`: checked like the chat's, then forwarded to the room.
 #[worker::send]
-async fn connect(State(env): Bindings, params: RawPathParams, req: Request) -> Response {
-    let name = room(&params);
+async fn connect(State(env): Bindings, req: Request) -> Result<Response, Reply> {
     let (parts, body) = req.into_parts();
     let checked = http::Request::from_parts(parts, Vec::new());
-    if let Err(refused) = api::connect(name, &checked) {
-        return reply(Err(refused));
-    }
+    let name = room(&checked)?.to_owned();
+    api::connect(&name, &checked)?;
     let forwarded = match worker::Request::try_from(checked.map(|_| body)) {
-        Ok(req) => duro::forward::<Room>(&env, name, req).await,
+        Ok(req) => duro::forward::<Room>(&env, &name, req).await,
         Err(e) => Err(e),
     };
-    match forwarded {
-        Ok(resp) => resp.into(),
-        Err(e) => reply(Err(http::error(500, "internal", &e.to_string()))),
-    }
+    forwarded
+        .map(Response::from)
+        .map_err(|e| http::error(500, "internal", &e.to_string()).into())
 }
 
-async fn not_found(req: Request) -> Response {
-    reply(Err(api::not_found(req.method().as_str(), req.uri().path())))
+async fn not_found(req: Request) -> Reply {
+    api::not_found(req.method().as_str(), req.uri().path()).into()
 }
