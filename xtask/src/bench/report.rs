@@ -1296,6 +1296,25 @@ fn scale_section(w: &mut String, results: &Results) {
     );
 }
 
+/// A line for each implementation of a scenario that was skipped, and one for each
+/// failure: (label, why it was skipped, failures).
+fn side_notes<'a>(
+    w: &mut String,
+    sides: impl Iterator<Item = (&'a str, Option<&'a str>, &'a [String])>,
+) {
+    for (label, skipped, failures) in sides {
+        if let Some(why) = skipped {
+            let _ = writeln!(w, "{label} was not measured: {why}.\n");
+        }
+        for failure in failures {
+            let _ = writeln!(w, "- {label}: {failure}");
+        }
+        if !failures.is_empty() {
+            let _ = writeln!(w);
+        }
+    }
+}
+
 /// duro's `figure` over the JavaScript chat's in the broadcast scenario, round by round.
 fn broadcast_ratio(bc: &broadcast::Broadcast, figure: fn(&BroadcastSample) -> f64) -> Ratio {
     let ratios: Vec<f64> = bc.figures[broadcast::DURO]
@@ -1366,17 +1385,13 @@ fn broadcast_section(w: &mut String, results: &Results) {
             .collect::<Vec<_>>()
             .join("; "),
     );
-    for (imp, fig) in bc.impls.iter().zip(&bc.figures) {
-        if let Some(why) = &fig.skipped {
-            let _ = writeln!(w, "{} was not measured: {why}.\n", imp.label);
-        }
-        for failure in &fig.failures {
-            let _ = writeln!(w, "- {}: {failure}", imp.label);
-        }
-        if !fig.failures.is_empty() {
-            let _ = writeln!(w);
-        }
-    }
+    side_notes(
+        w,
+        bc.impls
+            .iter()
+            .zip(&bc.figures)
+            .map(|(imp, fig)| (imp.label, fig.skipped.as_deref(), fig.failures.as_slice())),
+    );
     let _ = writeln!(
         w,
         "| Figure | {duro} | {js} | {duro} / {js} (per round; median, lowest–highest) |\n\
@@ -1479,17 +1494,13 @@ pub fn routes_section(w: &mut String, plan: &Plan, rt: &Routes) {
         CONCURRENCY = routes::CONCURRENCY,
         ROOMS = routes::ROOMS,
     );
-    for (imp, fig) in rt.impls.iter().zip(&rt.figures) {
-        if let Some(why) = &fig.skipped {
-            let _ = writeln!(w, "{} was not measured: {why}.\n", imp.label);
-        }
-        for failure in &fig.failures {
-            let _ = writeln!(w, "- {}: {failure}", imp.label);
-        }
-        if !fig.failures.is_empty() {
-            let _ = writeln!(w);
-        }
-    }
+    side_notes(
+        w,
+        rt.impls
+            .iter()
+            .zip(&rt.figures)
+            .map(|(imp, fig)| (imp.label, fig.skipped.as_deref(), fig.failures.as_slice())),
+    );
     let (m, a) = (matched.label, axum.label);
     let _ = writeln!(
         w,
