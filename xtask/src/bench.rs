@@ -30,11 +30,17 @@
 //! round, the two interleaved the same way. Every socket must receive every message in id
 //! order; a socket that does not is a failure of that implementation in the report.
 //! Where the tree lacks either chat, that side is skipped with a note.
+//!
+//! The routes scenario ([`routes`]) compares the chat's routes, a `match` (`apps/chat`),
+//! with the same chat routed by axum (`bench/baselines/chat-axum`): wasm size, requests/s
+//! and workerd's CPU per request for posts and history reads. `--only routes` runs it
+//! alone.
 
 mod broadcast;
 mod load;
 mod profile;
 mod report;
+mod routes;
 mod scale;
 mod sides;
 mod wasm;
@@ -53,6 +59,7 @@ use crate::workspace::{self, display, note, root, since, step};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [--out DIR]
                          [--compare DIR] [--rounds N] [--profile | --no-profile]
+                         [--only routes]
 
   --quick      a shorter run (about three minutes after the builds; the large log of
                the state-size scenario has 20 000 entries instead of 100 000) that
@@ -70,7 +77,10 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-build] [--disk] [-
   --profile    sample each workerd with Linux `perf` (where the CPU goes: wasm,
                JavaScript, workerd's C++, kernel); on by default in the full run
                when `perf` works, off in --quick
-  --no-profile leave the perf phase out";
+  --no-profile leave the perf phase out
+  --only routes
+               build and measure the routes scenario alone (the chat's match against
+               axum) and write its section to routes.md (target/bench/ unless --out)";
 
 /// Variables every implementation gets: the stats route is a test route.
 const VARS: &[(&str, &str)] = &[("DURO_TEST_ROUTES", "1")];
@@ -313,6 +323,24 @@ pub struct Sample {
     pub errors: u64,
 }
 
+impl Sample {
+    /// The sample of a window's `outcome`, with workerd's CPU time over it (`cpu`, in
+    /// nanoseconds) per successful request.
+    pub fn of(outcome: &Outcome, cpu: Option<u64>) -> Sample {
+        Sample {
+            rps: outcome.rps(),
+            cpu_us: match cpu {
+                Some(ns) if outcome.total_ok > 0 => ns as f64 / 1000.0 / outcome.total_ok as f64,
+                _ => f64::NAN,
+            },
+            p50_ms: outcome.quantile_ms(0.50),
+            p99_ms: outcome.quantile_ms(0.99),
+            ok: outcome.ok,
+            errors: outcome.errors,
+        }
+    }
+}
+
 /// The object stats an implementation reports (`GET /__test/stats/<name>`).
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -419,6 +447,8 @@ pub struct Results {
     pub scale: scale::Scale,
     /// The broadcast scenario.
     pub broadcast: broadcast::Broadcast,
+    /// The routes scenario.
+    pub routes: routes::Routes,
     /// Why there is no profile, when there is none.
     pub profile_skipped: Option<String>,
 }
@@ -450,6 +480,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut compare = None;
     let mut rounds = None;
     let mut profile = None;
+    let mut only_routes = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -475,6 +506,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     }
                 }
             }
+            "--only" => match args.next().map(String::as_str) {
+                Some("routes") => only_routes = true,
+                other => {
+                    return Err(format!(
+                        "--only {}: the scenario that runs alone is `routes`",
+                        other.unwrap_or("")
+                    ))
+                }
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -490,7 +530,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         plan.profile = profile;
     }
     let out = out.unwrap_or_else(|| {
-        if quick || compare.is_some() {
+        if quick || compare.is_some() || only_routes {
             root().join("target").join("bench")
         } else {
             root().join("docs")
@@ -498,6 +538,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     });
 
     let root = root();
+    if only_routes {
+        return run_routes(&plan, build_first, disk, &out);
+    }
     // In the order of [`DURO`], [`RUST`], [`JS`], [`JS_RPC`] and [`DURO_NOINDEX`]:
     // (key, label, folder, built with worker-build).
     let mut impls: Vec<Impl> = [
@@ -529,12 +572,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let mut scale = scale::Scale::new(&root);
     let mut broadcast = broadcast::Broadcast::new(&root);
+    let mut routes = routes::Routes::new(&root);
     if build_first {
         let tools = setup::ensure()?;
         let counters = impls.iter().filter(|i| !i.prebuilt);
-        let others = scale.present().chain(broadcast.present());
+        let others = scale
+            .present()
+            .chain(broadcast.present())
+            .chain(routes.present());
+        // The chat is in two scenarios: built once.
+        let mut built: Vec<&Path> = Vec::new();
         for imp in counters.chain(others).filter(|i| i.rust) {
-            build::build(&tools, &imp.dir, Profile::Release)?;
+            if !built.contains(&imp.dir.as_path()) {
+                build::build(&tools, &imp.dir, Profile::Release)?;
+                built.push(&imp.dir);
+            }
         }
     }
 
@@ -544,44 +596,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
          workerd",
         if plan.quick { "quick" } else { "full" }
     ));
-    let workerd = workerd::binary()?;
-    note(format!("workerd: {}", display(&workerd)));
-    let scratch = root.join("target").join("bench").join("run");
-    if scratch.exists() {
-        std::fs::remove_dir_all(&scratch)
-            .map_err(|e| format!("cannot clean {}: {e}", display(&scratch)))?;
-    }
-    let state_root = state_root(disk, &scratch);
-    note(format!("Durable Object state: {}", state_root.display()));
-    // Workers KV is a remote service in production: the KV stand-in runs in a workerd of
-    // its own, so that its work is not counted as the measured worker's.
-    let mut kv_date = None;
-    for imp in impls.iter().chain(broadcast.present()) {
-        let wrangler = imp.wrangler()?;
-        if !wrangler.kv_namespaces.is_empty() {
-            kv_date = Some(wrangler.compatibility_date);
-        }
-    }
-    let kv_server = match kv_date {
-        Some(date) => {
-            let prepared = workerd::prepare_kv(&scratch.join("kv"), &date)?;
-            let probe = Call::get_path("/".to_owned());
-            let server = Server::start(
-                &workerd,
-                &prepared,
-                &state_root.join("kv"),
-                &scratch.join("kv").join("workerd.log"),
-                &probe,
-            )?;
-            note(format!(
-                "KV stand-in: its own workerd on 127.0.0.1:{} (pid {})",
-                server.port,
-                server.pid()
-            ));
-            Some(server)
-        }
-        None => None,
-    };
+    let (workerd, scratch, state_root) = run_dirs(disk)?;
+    let kv_server = kv_stand_in(
+        &workerd,
+        &scratch,
+        &state_root,
+        impls
+            .iter()
+            .chain(broadcast.present())
+            .chain(routes.present()),
+    )?;
     let kv_port = kv_server.as_ref().map(|s| s.port);
     let mut figures = Vec::new();
     for imp in &mut impls {
@@ -597,6 +621,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     scale.prepare(&scratch, kv_port)?;
     broadcast.prepare(&scratch, kv_port)?;
+    routes.prepare(&scratch, kv_port)?;
     let environment = report::Environment::collect(&workerd, &plan, &state_root);
     let mut perf = if plan.profile {
         match profile::perf() {
@@ -612,7 +637,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let measured = measure(&plan, &workerd, &impls, &scratch, &state_root, &mut figures)
         .and_then(|()| scale::measure(&plan, &workerd, &mut scale, &scratch, &state_root))
-        .and_then(|()| broadcast::measure(&plan, &workerd, &mut broadcast, &scratch, &state_root));
+        .and_then(|()| broadcast::measure(&plan, &workerd, &mut broadcast, &scratch, &state_root))
+        .and_then(|()| routes::measure(&plan, &workerd, &mut routes, &scratch, &state_root));
     if let (Ok(()), Ok(found)) = (&measured, &perf) {
         // A profile that fails (perf saw no samples on a busy machine, say) is reported as
         // missing; the measurements stand.
@@ -640,6 +666,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         duration: start.elapsed(),
         scale,
         broadcast,
+        routes,
         profile_skipped: perf.err(),
     };
     let markdown = report::markdown(&results);
@@ -666,6 +693,97 @@ pub fn run(args: &[String]) -> Result<(), String> {
         since(start)
     ));
     Ok(())
+}
+
+/// `--only routes`: builds the two chats, measures the routes scenario and writes its
+/// section of the report to `out/routes.md`.
+fn run_routes(plan: &Plan, build_first: bool, disk: bool, out: &Path) -> Result<(), String> {
+    let mut routes = routes::Routes::new(&root());
+    if build_first {
+        let tools = setup::ensure()?;
+        for imp in routes.present() {
+            build::build(&tools, &imp.dir, Profile::Release)?;
+        }
+    }
+    let start = Instant::now();
+    step(format!(
+        "benchmarks ({}): the routes scenario alone",
+        if plan.quick { "quick" } else { "full" }
+    ));
+    let (workerd, scratch, state_root) = run_dirs(disk)?;
+    let kv_server = kv_stand_in(&workerd, &scratch, &state_root, routes.present())?;
+    routes.prepare(&scratch, kv_server.as_ref().map(|s| s.port))?;
+    let measured = routes::measure(plan, &workerd, &mut routes, &scratch, &state_root);
+    drop(kv_server);
+    let _ = std::fs::remove_dir_all(&state_root);
+    measured?;
+    let mut markdown = String::new();
+    report::routes_section(&mut markdown, plan, &routes);
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let md_path = out.join("routes.md");
+    std::fs::write(&md_path, &markdown)
+        .map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
+    step("results");
+    println!("{}", markdown.trim());
+    step(format!(
+        "wrote {} ({} of measurements)",
+        display(&md_path),
+        since(start)
+    ));
+    Ok(())
+}
+
+/// The workerd binary, the run's scratch folder (emptied) and where the Durable Objects
+/// keep their state.
+fn run_dirs(disk: bool) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    let workerd = workerd::binary()?;
+    note(format!("workerd: {}", display(&workerd)));
+    let scratch = root().join("target").join("bench").join("run");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)
+            .map_err(|e| format!("cannot clean {}: {e}", display(&scratch)))?;
+    }
+    let state_root = state_root(disk, &scratch);
+    note(format!("Durable Object state: {}", state_root.display()));
+    Ok((workerd, scratch, state_root))
+}
+
+/// The KV stand-in, when one of `impls` binds a KV namespace.
+fn kv_stand_in<'a>(
+    workerd: &Path,
+    scratch: &Path,
+    state_root: &Path,
+    impls: impl Iterator<Item = &'a Impl>,
+) -> Result<Option<Server>, String> {
+    // Workers KV is a remote service in production: the KV stand-in runs in a workerd of
+    // its own, so that its work is not counted as the measured worker's.
+    let mut kv_date = None;
+    for imp in impls {
+        let wrangler = imp.wrangler()?;
+        if !wrangler.kv_namespaces.is_empty() {
+            kv_date = Some(wrangler.compatibility_date);
+        }
+    }
+    Ok(match kv_date {
+        Some(date) => {
+            let prepared = workerd::prepare_kv(&scratch.join("kv"), &date)?;
+            let probe = Call::get_path("/".to_owned());
+            let server = Server::start(
+                workerd,
+                &prepared,
+                &state_root.join("kv"),
+                &scratch.join("kv").join("workerd.log"),
+                &probe,
+            )?;
+            note(format!(
+                "KV stand-in: its own workerd on 127.0.0.1:{} (pid {})",
+                server.port,
+                server.pid()
+            ));
+            Some(server)
+        }
+        None => None,
+    })
 }
 
 /// Where the Durable Objects keep their SQLite files: tmpfs unless `disk`, so that the
@@ -1158,19 +1276,7 @@ fn measure_throughput(
                     load::run(servers[i].port, window, |c, n| scenario.call(c, n))
                 });
                 record_failures(&mut figures[i], &impls[i], scenario.key, &outcome);
-                figures[i].throughput[s].push(Sample {
-                    rps: outcome.rps(),
-                    cpu_us: match cpu {
-                        Some(ns) if outcome.total_ok > 0 => {
-                            ns as f64 / 1000.0 / outcome.total_ok as f64
-                        }
-                        _ => f64::NAN,
-                    },
-                    p50_ms: outcome.quantile_ms(0.50),
-                    p99_ms: outcome.quantile_ms(0.99),
-                    ok: outcome.ok,
-                    errors: outcome.errors,
-                });
+                figures[i].throughput[s].push(Sample::of(&outcome, cpu));
             }
         }
         for server in servers {

@@ -14,7 +14,7 @@ use duro::prelude::*;
 use duro::{Accept, Error, ErrorCode, Frame, Log, Refuse, Socket, Sockets, Upgrade};
 
 pub mod api;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "fetch"))]
 mod worker;
 
 /// Messages a socket's replay reads per storage list.

@@ -7,6 +7,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use super::broadcast::{self, BroadcastSample};
+use super::routes::{self, Routes};
 use super::scale::{self, ScaleFigures};
 use super::{
     median, Figures, Plan, Profiled, Results, Sample, Stats, DURO, DURO_NOINDEX, JS, JS_RPC,
@@ -732,6 +733,7 @@ pub fn markdown(results: &Results) -> String {
     profile_section(w, results, &labels);
     scale_section(w, results);
     broadcast_section(w, results);
+    routes_section(w, &results.plan, &results.routes);
 
     let _ = writeln!(w, "\n## Start-up\n");
     let _ = writeln!(w, "{}", table_head("", &labels));
@@ -1108,11 +1110,12 @@ pub fn markdown(results: &Results) -> String {
         "```sh\ncargo xtask bench          # the full run: writes docs/benchmarks.md and docs/benchmarks.json\n\
          cargo xtask bench --quick  # about two minutes after the builds: writes target/bench/\n```\n\n\
          The command builds the Rust workers (the counter, its build without the index, the \
-         workers-rs baseline, `bench/scale`) in release (`--no-build` reuses \
-         `<app>/build/`), then measures, in order: cold starts, memory and storage, \
-         activations, throughput, state size and compute-heavy, and the profile (when Linux \
-         `perf` works; `--no-profile` \
-         leaves it out). Timings are never asserted in tests; the bars above are \
+         workers-rs baseline, `bench/scale`, the chat and its axum build) in release \
+         (`--no-build` reuses `<app>/build/`), then measures, in order: cold starts, memory \
+         and storage, activations, throughput, state size and compute-heavy, broadcast, \
+         routes, and the profile (when Linux `perf` works; `--no-profile` leaves it out). \
+         `--only routes` builds the two chats and measures the routes alone (written to \
+         `target/bench/routes.md`). Timings are never asserted in tests; the bars above are \
          checked by reading this page."
     );
     out
@@ -1293,6 +1296,25 @@ fn scale_section(w: &mut String, results: &Results) {
     );
 }
 
+/// A line for each implementation of a scenario that was skipped, and one for each
+/// failure: (label, why it was skipped, failures).
+fn side_notes<'a>(
+    w: &mut String,
+    sides: impl Iterator<Item = (&'a str, Option<&'a str>, &'a [String])>,
+) {
+    for (label, skipped, failures) in sides {
+        if let Some(why) = skipped {
+            let _ = writeln!(w, "{label} was not measured: {why}.\n");
+        }
+        for failure in failures {
+            let _ = writeln!(w, "- {label}: {failure}");
+        }
+        if !failures.is_empty() {
+            let _ = writeln!(w);
+        }
+    }
+}
+
 /// duro's `figure` over the JavaScript chat's in the broadcast scenario, round by round.
 fn broadcast_ratio(bc: &broadcast::Broadcast, figure: fn(&BroadcastSample) -> f64) -> Ratio {
     let ratios: Vec<f64> = bc.figures[broadcast::DURO]
@@ -1363,17 +1385,13 @@ fn broadcast_section(w: &mut String, results: &Results) {
             .collect::<Vec<_>>()
             .join("; "),
     );
-    for (imp, fig) in bc.impls.iter().zip(&bc.figures) {
-        if let Some(why) = &fig.skipped {
-            let _ = writeln!(w, "{} was not measured: {why}.\n", imp.label);
-        }
-        for failure in &fig.failures {
-            let _ = writeln!(w, "- {}: {failure}", imp.label);
-        }
-        if !fig.failures.is_empty() {
-            let _ = writeln!(w);
-        }
-    }
+    side_notes(
+        w,
+        bc.impls
+            .iter()
+            .zip(&bc.figures)
+            .map(|(imp, fig)| (imp.label, fig.skipped.as_deref(), fig.failures.as_slice())),
+    );
     let _ = writeln!(
         w,
         "| Figure | {duro} | {js} | {duro} / {js} (per round; median, lowest–highest) |\n\
@@ -1433,6 +1451,135 @@ fn broadcast_json(results: &Results) -> Value {
                 "cpu_us_per_delivery": ratio(|s| s.cpu_us_per_delivery),
                 "cpu_us_per_message": ratio(|s| s.cpu_us_per_message),
             },
+        },
+        "implementations": implementations,
+    })
+}
+
+/// A figure of a throughput table: (title, figure, decimals).
+type ThroughputColumn = (&'static str, fn(&Sample) -> f64, usize);
+
+/// axum's `figure` over the match's for load `s` of the routes scenario, round by round.
+fn routes_ratio(rt: &Routes, s: usize, figure: fn(&Sample) -> f64) -> Ratio {
+    samples_ratio(
+        &rt.figures[routes::AXUM].throughput[s],
+        &rt.figures[routes::MATCH].throughput[s],
+        figure,
+    )
+}
+
+/// "Routes: a match against axum": the chat's two routers, wasm size and CPU per request.
+pub fn routes_section(w: &mut String, plan: &Plan, rt: &Routes) {
+    let (matched, axum) = (&rt.impls[routes::MATCH], &rt.impls[routes::AXUM]);
+    let _ = writeln!(w, "\n## Routes: a match against axum\n");
+    let _ = writeln!(
+        w,
+        "The chat's API with two routers: **{}** (`{}`, a `match` on the method and the \
+         path's segments over `duro::http` types) and **{}** (`{}`, an axum `Router` through \
+         workers-rs' `http` feature, its handlers `#[worker::send]`). Both call the same \
+         route functions (`chat::api`) and the same `Room`, so the difference is the \
+         routing and the request conversion. {CONCURRENCY} clients in a closed loop over \
+         {ROOMS} rooms, each load {} ms of warm-up then {} ms measured; the CPU is \
+         workerd's over the measured window per request. Medians over {} rounds, every \
+         round on new workerd processes and new state, the posts first (they fill the \
+         rooms the reads read), the two implementations one after the other, the order \
+         rotating each round.\n",
+        matched.label,
+        display_dir(&matched.dir),
+        axum.label,
+        display_dir(&axum.dir),
+        plan.warmup.as_millis(),
+        plan.measure.as_millis(),
+        plan.rounds,
+        CONCURRENCY = routes::CONCURRENCY,
+        ROOMS = routes::ROOMS,
+    );
+    side_notes(
+        w,
+        rt.impls
+            .iter()
+            .zip(&rt.figures)
+            .map(|(imp, fig)| (imp.label, fig.skipped.as_deref(), fig.failures.as_slice())),
+    );
+    let (m, a) = (matched.label, axum.label);
+    let _ = writeln!(
+        w,
+        "| Figure | {m} | {a} | {a} / {m} (per round; median, lowest–highest) |\n\
+         |---|--:|--:|--:|"
+    );
+    let gzip = |i: usize| rt.figures[i].wasm.as_ref().map(|f| f.gzip);
+    let _ = writeln!(
+        w,
+        "| wasm, gzip | {} | {} | {} |",
+        gzip(routes::MATCH).map_or("n/a".to_owned(), kib),
+        gzip(routes::AXUM).map_or("n/a".to_owned(), kib),
+        match (gzip(routes::MATCH), gzip(routes::AXUM)) {
+            (Some(m), Some(a)) =>
+                format!("{:.2} (+{})", a as f64 / m as f64, kib(a.saturating_sub(m))),
+            _ => "n/a".to_owned(),
+        }
+    );
+    for (s, load) in routes::SCENARIOS.iter().enumerate() {
+        let columns: &[ThroughputColumn] = &[
+            ("requests/s", |x| x.rps, 0),
+            ("CPU µs per request", |x| x.cpu_us, 1),
+        ];
+        for &(title, figure, decimals) in columns {
+            let medians: Vec<String> = [routes::MATCH, routes::AXUM]
+                .iter()
+                .map(|&i| {
+                    let values: Vec<f64> = rt.figures[i].throughput[s].iter().map(figure).collect();
+                    num(median(&values), decimals)
+                })
+                .collect();
+            let _ = writeln!(
+                w,
+                "| `{}`: {title} | {} | {} | {} |",
+                load.label(),
+                medians[0],
+                medians[1],
+                ratio_text(routes_ratio(rt, s, figure)),
+            );
+        }
+    }
+}
+
+/// The routes scenario.
+fn routes_json(rt: &Routes) -> Value {
+    let mut implementations = serde_json::Map::new();
+    for (imp, fig) in rt.impls.iter().zip(&rt.figures) {
+        let loads: serde_json::Map<String, Value> = routes::SCENARIOS
+            .iter()
+            .zip(&fig.throughput)
+            .map(|(load, samples)| (load.key.to_owned(), throughput_json(&load.label(), samples)))
+            .collect();
+        implementations.insert(
+            imp.key.to_owned(),
+            json!({
+                "label": imp.label,
+                "dir": display_dir(&imp.dir),
+                "skipped": fig.skipped,
+                "wasm_gzip": fig.wasm.as_ref().map(|f| f.gzip),
+                "wasm_raw": fig.wasm.as_ref().map(|f| f.raw),
+                "loads": loads,
+                "failures": fig.failures,
+            }),
+        );
+    }
+    let ratios: serde_json::Map<String, Value> = routes::SCENARIOS
+        .iter()
+        .enumerate()
+        .map(|(s, load)| {
+            let rps = routes_ratio(rt, s, |x| x.rps);
+            let cpu = routes_ratio(rt, s, |x| x.cpu_us);
+            (load.key.to_owned(), ratio_json(rps, cpu))
+        })
+        .collect();
+    json!({
+        "concurrency": routes::CONCURRENCY,
+        "rooms": routes::ROOMS,
+        "ratios": {
+            format!("{}/{}", rt.impls[routes::AXUM].key, rt.impls[routes::MATCH].key): ratios,
         },
         "implementations": implementations,
     })
@@ -1764,6 +1911,7 @@ pub fn json(results: &Results) -> Value {
         "implementations": implementations,
         "scale": scale_json(results),
         "broadcast": broadcast_json(results),
+        "routes": routes_json(&results.routes),
     })
 }
 
@@ -1800,6 +1948,18 @@ pub fn summary(results: &Results) -> String {
             "broadcast: CPU per delivery",
             ratio_text(broadcast_ratio(bc, |s| s.cpu_us_per_delivery))
         );
+    }
+    let rt = &results.routes;
+    if rt.figures.iter().all(|f| f.skipped.is_none()) {
+        for (s, load) in routes::SCENARIOS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    {:<10} {:<58} {}",
+                "",
+                format!("routes {}: axum / match, CPU per request", load.key),
+                ratio_text(routes_ratio(rt, s, |x| x.cpu_us))
+            );
+        }
     }
     out.trim_end().to_owned()
 }

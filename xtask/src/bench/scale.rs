@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::load::{self, Call, Client, Outcome, Window};
+use super::load::{self, Call, Client, Window};
 use super::report::thousands;
 use super::sides::{Sides, Skippable};
 use super::workerd::Server;
@@ -263,7 +263,7 @@ pub fn measure(
                 let fig = &mut scale.figures[i];
                 fig.failures
                     .extend(failure(&scale.impls[i], scenario.key, &outcome));
-                fig.throughput[s].push(sample(&outcome, cpu));
+                fig.throughput[s].push(Sample::of(&outcome, cpu));
             }
         }
         for (i, server) in servers.into_iter().enumerate() {
@@ -338,20 +338,6 @@ fn start(workerd: &Path, imp: &Impl, state: &Path, log: &Path) -> Result<Server,
         log,
         &Call::get_path(format!("/log/{WARM_LOG}")),
     )
-}
-
-fn sample(outcome: &Outcome, cpu: Option<u64>) -> Sample {
-    Sample {
-        rps: outcome.rps(),
-        cpu_us: match cpu {
-            Some(ns) if outcome.total_ok > 0 => ns as f64 / 1000.0 / outcome.total_ok as f64,
-            _ => f64::NAN,
-        },
-        p50_ms: outcome.quantile_ms(0.50),
-        p99_ms: outcome.quantile_ms(0.99),
-        ok: outcome.ok,
-        errors: outcome.errors,
-    }
 }
 
 /// Sends `call` and returns the JSON of its 200 reply.
