@@ -83,12 +83,13 @@ mod socket;
 // Clients, and the seams the runtimes (wasm, testing) implement.
 mod client;
 mod platform;
-// The timer table (and its cron schedules), the context a method sees, the object
-// trait, the timers builder.
+// The timer table (and its cron schedules), the context a method sees, the hooks an
+// object may implement (activation, fetch, sockets), the object trait, the timers builder.
 mod activate;
 #[cfg(feature = "cron")]
 mod cron;
 mod ctx;
+mod fetch;
 mod object;
 mod sockets;
 mod table;
@@ -109,6 +110,7 @@ pub use collections::{Log, Map, MapKey};
 pub use ctx::{Ctx, CALL_TIMEOUT_VAR, DEFAULT_CALL_TIMEOUT};
 pub use duro_macros::{methods, object, rpc, timer};
 pub use error::{CallError, Error, ErrorCode, Result};
+pub use fetch::Fetch;
 pub use names::RESERVED_PREFIX;
 pub use object::{Object, Stub};
 pub use platform::{AlarmReport, Connect, HostStats};
@@ -135,6 +137,7 @@ pub mod __private {
     pub use crate::activate::{ActivateFn, ActivateProbe, HasActivate, NoActivate};
     pub use crate::client::{NoUserError, Transport};
     pub use crate::collections::{Collection, FieldProbe, ProbeCollection, ProbeOther};
+    pub use crate::fetch::{FetchFn, FetchProbe, HasFetch, NoFetch};
     pub use crate::host::{spawn_host, Host};
     pub use crate::migrate::{Chain, Migrate, Now, Step};
     pub use crate::names::RESERVED_METHOD_PREFIX;

@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::collections::Collection;
 use crate::ctx::Ctx;
 use crate::error::Result;
+use crate::fetch::FetchFn;
 use crate::migrate::Migrate;
 use crate::platform::{Connect, Target};
 use crate::sockets::SocketTable;
@@ -166,6 +167,13 @@ pub trait Object: Serialize + DeserializeOwned + Default + 'static {
     /// (generated, like `__sockets`).
     #[doc(hidden)]
     fn __activate() -> Option<ActivateFn<Self>> {
+        None
+    }
+
+    /// The object's [`Fetch`](crate::Fetch) handler, if it implements the trait
+    /// (generated, like `__sockets`).
+    #[doc(hidden)]
+    fn __fetch() -> Option<FetchFn<Self>> {
         None
     }
 }

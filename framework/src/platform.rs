@@ -8,6 +8,7 @@ use futures::future::LocalBoxFuture;
 
 use crate::client::Client;
 use crate::error::Result;
+use crate::http::{Request, Response};
 use crate::socket::{Frame, Refuse, Upgrade};
 use crate::storage::{Storage, StorageStats};
 use crate::wire::{CallHead, Reply};
@@ -146,4 +147,6 @@ pub trait Endpoint {
     ) -> LocalBoxFuture<'a, ()>;
     /// A socket closed.
     fn socket_close<'a>(&'a self, socket: &'a RawSocket) -> LocalBoxFuture<'a, ()>;
+    /// A request for the object's own fetch handler, forwarded from the object `name`.
+    fn fetch<'a>(&'a self, name: &'a str, request: Request) -> LocalBoxFuture<'a, Response>;
 }

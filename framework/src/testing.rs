@@ -51,6 +51,7 @@ use futures::future::LocalBoxFuture;
 use crate::client::{check_name, Client, Transport};
 use crate::clock::millis;
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::{Request, Response};
 use crate::index::{Kv, KvSource, MemoryKv};
 use crate::names::{DEAD_PREFIX, TIMER_PREFIX};
 use crate::object::Object;
@@ -304,6 +305,22 @@ impl TestEnv {
         };
         host.handle(head, Some(name), body).await
     }
+
+    /// Sends `request` to the fetch handler ([`Fetch`](crate::Fetch)) of the object `name`
+    /// of class `T`, as a worker's `duro::forward` would: the handler runs as a turn and
+    /// its state is saved before the response comes back. A bad name, an object without
+    /// a handler (404) and a body over the body limit (413) are answered with a JSON
+    /// error, as in workerd.
+    pub async fn fetch<T: Object>(&self, name: &str, request: Request) -> Response {
+        if let Err(e) = check_name(name) {
+            return e.into();
+        }
+        let host = self.world.host(T::__TARGET, name);
+        let response = host.fetch(name, request).await;
+        self.world.drain_background().await;
+        response
+    }
+
     /// Connects a simulated WebSocket client to the object `name` of class `T`, as a
     /// worker forwarding the upgrade request `url` (a path with its query, or a full URL)
     /// with `headers` would: the object's [`Sockets::connect`](crate::Sockets::connect)

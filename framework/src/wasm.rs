@@ -510,8 +510,10 @@ impl<T: Object> WasmHost<T> {
         }
     }
 
-    /// The class's `fetch` handler: WebSocket upgrades forwarded by `duro::forward`, and
-    /// the stats view. Calls come over JS RPC ([`WasmHost::call`]), not `fetch`.
+    /// The class's `fetch` handler: WebSocket upgrades forwarded by `duro::forward`, then
+    /// the stats view, then every other request for the object's own
+    /// [`Fetch`](crate::Fetch) handler. Calls come over JS RPC ([`WasmHost::call`]), not
+    /// `fetch`.
     pub async fn fetch(&self, req: web_sys::Request) -> core::result::Result<JsValue, JsValue> {
         self.fetches.set(self.fetches.get() + 1);
         // The raw web_sys request: worker's wrappers parse the URL with the `url` crate
@@ -525,8 +527,21 @@ impl<T: Object> WasmHost<T> {
         if crate::url::path(&url) == STATS_PATH {
             return self.stats_response();
         }
-        let resp =
-            Response::error("not found", 404).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let name = headers.get(NAME_HEADER).ok().flatten();
+        let response = if T::__fetch().is_some() {
+            let mut req = worker::Request::from(req);
+            match crate::http::from_worker(&mut req, self.host.body_limit()).await {
+                Ok(mut request) => {
+                    request.headers_mut().remove(NAME_HEADER);
+                    self.host.fetch(name.as_deref(), request).await
+                }
+                Err(e) => e.into(),
+            }
+        } else {
+            // Answered without reading the request: the object has no handler.
+            self.host.fetch(name.as_deref(), Default::default()).await
+        };
+        let resp = crate::http::to_worker(response).map_err(|e| JsValue::from_str(&e.to_string()))?;
         Ok(web_sys::Response::from(resp).into())
     }
 

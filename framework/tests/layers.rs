@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "table",
     "ctx",
     "activate",
+    "fetch",
     "sockets",
     "object",
     "timers",

@@ -509,6 +509,13 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
                 use ::duro::__private::{HasActivate as _, NoActivate as _};
                 (&&::duro::__private::ActivateProbe::<Self>::new()).__duro_activate()
             }
+
+            // `Some` exactly when the object implements `duro::Fetch`.
+            fn __fetch() -> ::core::option::Option<::duro::__private::FetchFn<Self>> {
+                #[allow(unused_imports)]
+                use ::duro::__private::{HasFetch as _, NoFetch as _};
+                (&&::duro::__private::FetchProbe::<Self>::new()).__duro_fetch()
+            }
         }
     }
 }

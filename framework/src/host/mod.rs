@@ -28,11 +28,13 @@
 //! the calling turn back, whatever the method did with the error.
 
 mod alarm;
+mod fetch;
 mod publish;
 mod socket;
 mod turn;
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
@@ -44,6 +46,7 @@ use tracing::Instrument;
 use crate::collections::{self, Found, Kept, Layout};
 use crate::ctx::Ctx;
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::{Request, Response};
 use crate::migrate;
 use crate::names::REPUBLISH_METHOD;
 use crate::object::{Handler, Object};
@@ -187,22 +190,9 @@ impl<T: Object> Host<T> {
                 Reply::ok(body)
             }
             Err(f) => {
-                let code = f.error.code();
-                span.record("outcome", code.as_str());
+                span.record("outcome", f.error.code().as_str());
                 let _enter = span.enter();
-                // The event names the call itself: tracing-wasm prints no span fields.
-                let (class, object, outcome) = (T::CLASS, &*object, code.as_str());
-                match code {
-                    ErrorCode::Internal => {
-                        tracing::error!(class, object, method, outcome, error = %f.error, "duro call failed")
-                    }
-                    ErrorCode::CallCycle | ErrorCode::DeadlineExceeded => {
-                        tracing::warn!(class, object, method, outcome, error = %f.error, "duro call failed")
-                    }
-                    _ => {
-                        tracing::debug!(class, object, method, outcome, error = %f.error, "duro call failed")
-                    }
-                }
+                log_failure::<T>(&object, method, &f.error);
                 Reply::failure(&f)
             }
         }
@@ -271,40 +261,52 @@ impl<T: Object> Host<T> {
                 reply
             }
             Handler::Write(write) => {
-                if let Some(schema) = turn.newer_schema {
-                    return Err(Error::new(
-                        ErrorCode::SchemaConflict,
-                        format!(
-                            "the stored state of {} has schema {schema}, newer than this code's {}; \
-                             refusing to overwrite it",
-                            T::CLASS,
-                            T::SCHEMA
-                        ),
-                    )
-                    .into());
-                }
-                let outcome = AssertUnwindSafe(write(&mut turn.value, &ctx, args))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| Err(panicked(method, panic).into()))
-                    .and_then(|reply| match ctx.deadline_passed() {
-                        Some(e) => Err(e.into()),
-                        None => Ok(reply),
-                    });
-                let saved = match outcome {
-                    Ok(reply) => self
-                        .commit(&mut turn, &ctx, Batch::default(), true)
-                        .await
-                        .map(|()| reply),
-                    Err(f) => Err(f),
-                };
-                match &saved {
-                    Ok(_) => ctx.deliver(ctx.take_outbox()),
-                    Err(_) => self.rollback_or_unload(turn),
-                }
-                saved
+                Self::writable(&turn)?;
+                let outcome = guard(method, &ctx, write(&mut turn.value, &ctx, args)).await;
+                self.settle(turn, &ctx, outcome).await
             }
         }
+    }
+
+    /// Refuses a write to state that a newer schema wrote (a write would drop what this
+    /// code does not know).
+    fn writable(loaded: &Loaded<T>) -> Result<()> {
+        match loaded.newer_schema {
+            Some(schema) => Err(Error::new(
+                ErrorCode::SchemaConflict,
+                format!(
+                    "the stored state of {} has schema {schema}, newer than this code's {}; \
+                     refusing to overwrite it",
+                    T::CLASS,
+                    T::SCHEMA
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends a mutating turn (a write call, a socket handler, a fetch): when `outcome` is
+    /// `Ok`, saves what changed and then delivers what the turn sent; otherwise, or when
+    /// the save fails, rolls the state back and sends nothing.
+    async fn settle<R, E: From<Failure>>(
+        &self,
+        mut turn: Turn<'_, T>,
+        ctx: &Ctx,
+        outcome: core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        let saved = match outcome {
+            Ok(out) => self
+                .commit(&mut turn, ctx, Batch::default(), true)
+                .await
+                .map(|()| out)
+                .map_err(E::from),
+            Err(e) => Err(e),
+        };
+        match &saved {
+            Ok(_) => ctx.deliver(ctx.take_outbox()),
+            Err(_) => self.rollback_or_unload(turn),
+        }
+        saved
     }
 
     async fn load(&self) -> Result<Loaded<T>> {
@@ -580,6 +582,39 @@ fn has_collections<T: Object>() -> bool {
     any
 }
 
+/// Logs a failed call or fetch at its code's level. The event names the call itself:
+/// tracing-wasm prints no span fields.
+fn log_failure<T: Object>(object: &str, method: &str, error: &Error) {
+    let (class, outcome) = (T::CLASS, error.code().as_str());
+    match error.code() {
+        ErrorCode::Internal => {
+            tracing::error!(class, object, method, outcome, error = %error, "duro call failed")
+        }
+        ErrorCode::CallCycle | ErrorCode::DeadlineExceeded => {
+            tracing::warn!(class, object, method, outcome, error = %error, "duro call failed")
+        }
+        _ => tracing::debug!(class, object, method, outcome, error = %error, "duro call failed"),
+    }
+}
+
+/// Runs a mutating turn's handler to its end: a panic becomes an internal error, and a
+/// call of the turn that overran its deadline fails the turn, whatever the handler made of
+/// that call's error.
+async fn guard<R, E: From<Error>>(
+    what: &str,
+    ctx: &Ctx,
+    run: impl Future<Output = core::result::Result<R, E>>,
+) -> core::result::Result<R, E> {
+    AssertUnwindSafe(run)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panicked(what, panic).into()))
+        .and_then(|out| match ctx.deadline_passed() {
+            Some(e) => Err(e.into()),
+            None => Ok(out),
+        })
+}
+
 fn panicked(method: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
     let what = panic
         .downcast_ref::<&str>()
@@ -626,5 +661,9 @@ impl<T: Object> Endpoint for Host<T> {
 
     fn socket_close<'a>(&'a self, socket: &'a RawSocket) -> LocalBoxFuture<'a, ()> {
         Box::pin(Host::socket_close(self, socket))
+    }
+
+    fn fetch<'a>(&'a self, name: &'a str, request: Request) -> LocalBoxFuture<'a, Response> {
+        Box::pin(Host::fetch(self, Some(name), request))
     }
 }

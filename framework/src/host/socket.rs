@@ -2,18 +2,14 @@
 //! state saved before anything they send leaves; `Err` or a panic rolls back and sends
 //! nothing).
 
-use std::panic::AssertUnwindSafe;
-
 use futures::future::LocalBoxFuture;
-use futures::FutureExt;
 
-use super::{panicked, Host};
+use super::{guard, Host};
 use crate::error::{Error, ErrorCode};
 use crate::object::Object;
 use crate::platform::RawSocket;
 use crate::socket::{self, Frame, Refuse, Upgrade};
 use crate::sockets::SocketTable;
-use crate::storage::Batch;
 use crate::wire::Failure;
 
 /// Close code sent when a socket's `open` failed.
@@ -142,17 +138,7 @@ impl<T: Object> Host<T> {
     ) -> Result<Option<Vec<u8>>, Stop> {
         let what = step.name();
         let mut turn = self.turn().await?;
-        if let Some(schema) = turn.newer_schema {
-            return Err(Error::new(
-                ErrorCode::SchemaConflict,
-                format!(
-                    "the stored state of {} has schema {schema}, newer than this code's {}",
-                    T::CLASS,
-                    T::SCHEMA
-                ),
-            )
-            .into());
-        }
+        Self::writable(&turn)?;
         let ctx = self.ctx(self.object_name());
         if let Step::Close(envelope) = &step {
             if let Ok((id, _)) = socket::envelope_head(envelope) {
@@ -184,32 +170,7 @@ impl<T: Object> Host<T> {
                     .map(|()| None)?)
             }),
         };
-        let outcome = AssertUnwindSafe(run)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(panicked(what, panic).into()))
-            .and_then(|out| match ctx.deadline_passed() {
-                Some(e) => Err(e.into()),
-                None => Ok(out),
-            });
-        let saved = match outcome {
-            Ok(out) => self
-                .commit(&mut turn, &ctx, Batch::default(), true)
-                .await
-                .map(|()| out)
-                .map_err(Stop::Failed),
-            Err(stop) => Err(stop),
-        };
-        match saved {
-            Ok(out) => {
-                ctx.deliver(ctx.take_outbox());
-                drop(turn);
-                Ok(out)
-            }
-            Err(stop) => {
-                self.rollback_or_unload(turn);
-                Err(stop)
-            }
-        }
+        let outcome = guard(what, &ctx, run).await;
+        self.settle(turn, &ctx, outcome).await
     }
 }
