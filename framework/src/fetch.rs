@@ -55,12 +55,15 @@ use crate::http::{Request, Response};
 ///     }
 /// }
 ///
+/// // In a worker: `duro::forward::<Page>(&env, "home", req).await`. In a test (requests
+/// // built with the `http` crate's builders):
 /// # futures::executor::block_on(async {
 /// let env = duro::testing::TestEnv::new();
-/// let put = Request::put("/page").body(b"hello".to_vec()).unwrap();
+/// let put = ::http::Request::put("/page").body(b"hello".to_vec()).unwrap();
 /// assert_eq!(env.fetch::<Page>("home", put).await.status(), 200);
 /// env.restart(); // the edit was saved before the response left
-/// let got = env.fetch::<Page>("home", Request::get("/page").body(vec![]).unwrap()).await;
+/// let get = ::http::Request::get("/page").body(Vec::new()).unwrap();
+/// let got = env.fetch::<Page>("home", get).await;
 /// assert_eq!(got.body().as_slice(), b"hello");
 /// assert_eq!(env.stub::<Page>("home").edits().await.unwrap(), 1);
 /// # });
