@@ -131,6 +131,60 @@ impl Note {
     }
 }
 
+/// The most words a note holds through its text route.
+#[cfg(feature = "v2")]
+pub const MAX_WORDS: usize = 1000;
+
+/// The note's own route, `/notes/<name>/text` (v2), which the worker forwards to it:
+/// `GET` answers the text as plain text (its word count in `x-note-words`); `POST`
+/// appends the body as a new line and answers the note as JSON, or, when that would make
+/// the note longer than [`MAX_WORDS`], refuses with 400 and keeps the note as it was.
+#[cfg(feature = "v2")]
+impl duro::Fetch for Note {
+    async fn fetch(
+        &mut self,
+        _ctx: &Ctx,
+        request: duro::http::Request,
+    ) -> duro::Result<duro::http::Response> {
+        use duro::http::{self, header, HeaderValue, Method};
+        match *request.method() {
+            Method::GET => {
+                let mut resp = http::with_body(
+                    200,
+                    "text/plain; charset=utf-8",
+                    self.text.clone().into_bytes(),
+                );
+                resp.headers_mut()
+                    .insert("x-note-words", HeaderValue::from(self.words));
+                Ok(resp)
+            }
+            Method::POST => {
+                let line = String::from_utf8(request.into_body())
+                    .map_err(|_| duro::Error::bad_request("the text is not UTF-8"))?;
+                let text = if self.text.is_empty() {
+                    line
+                } else {
+                    format!("{}\n{line}", self.text)
+                };
+                self.set(text);
+                // Checked after the change: an `Err` rolls it back.
+                if self.words > MAX_WORDS {
+                    return Err(duro::Error::bad_request(format!(
+                        "a note holds at most {MAX_WORDS} words"
+                    )));
+                }
+                Ok(http::json(200, &self.view()))
+            }
+            _ => {
+                let mut resp = http::error(405, "method_not_allowed", "GET or POST");
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                Ok(resp)
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 mod http {
     use duro::Object;
@@ -168,6 +222,9 @@ mod http {
             (Method::Post, []) => reply(note.set(req.text().await?).await),
             #[cfg(feature = "v2")]
             (Method::Post, ["cron"]) => reply(note.cron(req.text().await?).await),
+            // The note's own route: its `duro::Fetch` handler answers.
+            #[cfg(feature = "v2")]
+            (_, ["text"]) => duro::forward::<Note>(&env, name, req).await,
             _ => Response::error("not found", 404),
         }
     }
