@@ -529,12 +529,9 @@ impl<T: Object> WasmHost<T> {
         }
         let name = headers.get(NAME_HEADER).ok().flatten();
         let response = if T::__fetch().is_some() {
-            let mut req = worker::Request::from(req);
+            let mut req = worker::Request::from(without_header(&req, &headers, NAME_HEADER)?);
             match crate::http::from_worker(&mut req, self.host.body_limit()).await {
-                Ok(mut request) => {
-                    request.headers_mut().remove(NAME_HEADER);
-                    self.host.fetch(name.as_deref(), request).await
-                }
+                Ok(request) => self.host.fetch(name.as_deref(), request).await,
                 Err(e) => e.into(),
             }
         } else {
@@ -673,6 +670,20 @@ impl<T: Object> WasmHost<T> {
         let _ = resp.headers().set("content-type", "application/json");
         Ok(web_sys::Response::from(resp).into())
     }
+}
+
+/// `req` without its header `name` (a received request's headers cannot change: the
+/// copy has headers of its own).
+fn without_header(
+    req: &web_sys::Request,
+    headers: &web_sys::Headers,
+    name: &str,
+) -> core::result::Result<web_sys::Request, JsValue> {
+    let headers = web_sys::Headers::new_with_headers(headers)?;
+    headers.delete(name)?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers);
+    web_sys::Request::new_with_request_and_init(req, &init)
 }
 
 /// The response to a refused upgrade: its status, with a JSON error body.

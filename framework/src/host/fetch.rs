@@ -2,8 +2,6 @@
 //! write call (one at a time, the state saved before the response leaves; `Err` or a
 //! panic rolls back and answers with the error as JSON).
 
-use tracing::Instrument;
-
 use super::{guard, log_failure, Host};
 use crate::error::{Error, ErrorCode};
 use crate::http::{Request, Response};
@@ -15,24 +13,12 @@ impl<T: Object> Host<T> {
     /// forwarded request carries). Answers 404 `unknown_method` when the object has none.
     pub async fn fetch(&self, name: Option<&str>, request: Request) -> Response {
         self.remember_name(name);
-        let object = self.object_name();
-        let span = tracing::info_span!(
-            "duro.fetch",
-            class = T::CLASS,
-            object = &*object,
-            method = %request.method(),
-            path = request.uri().path(),
-            outcome = tracing::field::Empty,
-        );
-        match self.fetch_turn(request).instrument(span.clone()).await {
-            Ok(response) => {
-                span.record("outcome", "ok");
-                response
-            }
+        // No span of its own (calls have one): it would cost an app about 3 KiB of wasm
+        // for fields that tracing-wasm does not print; a failure is logged as a call's is.
+        match self.fetch_turn(request).await {
+            Ok(response) => response,
             Err(f) => {
-                span.record("outcome", f.error.code().as_str());
-                let _enter = span.enter();
-                log_failure::<T>(&object, "fetch", &f.error);
+                log_failure::<T>(&self.object_name(), "fetch", &f.error);
                 f.error.into()
             }
         }
