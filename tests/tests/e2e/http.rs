@@ -14,9 +14,21 @@ pub struct Reply {
     pub status: u16,
     /// The raw body.
     pub body: Vec<u8>,
+    /// The headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    /// The first value of the header `name` (lowercase), if any.
+    // Used by the end-to-end tests only, not by the others that share this file.
+    #[allow(dead_code)]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as text (lossy), for messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -106,10 +118,19 @@ impl Client {
 
 fn read(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
     let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
     let body = response
         .body_mut()
         .with_config()
         .limit(MAX_BODY)
         .read_to_vec()?;
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status,
+        body,
+        headers,
+    })
 }

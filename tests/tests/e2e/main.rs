@@ -1,5 +1,6 @@
 //! End-to-end tests: the built counter app in workerd (`wrangler dev`), over HTTP, and
-//! the notes apps' two builds for state migrations and cron timers.
+//! the notes apps' two builds for state migrations, cron timers and an object's own
+//! route.
 //!
 //! Every test is `#[ignore]`d because it needs the wasm build and the npm packages;
 //! `cargo xtask test` builds them and runs these with `--ignored --test-threads=1`.
@@ -13,6 +14,7 @@ mod api;
 mod chains;
 mod concurrency;
 mod counter;
+mod fetch;
 mod harness;
 mod http;
 mod index;
