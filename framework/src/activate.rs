@@ -1,7 +1,6 @@
 //! The activation hook: [`Activate`], run once per activation before anything else.
 
 use std::future::Future;
-use std::marker::PhantomData;
 
 use futures::future::LocalBoxFuture;
 
@@ -52,43 +51,7 @@ fn activate<'a, T: Activate>(this: &'a mut T, ctx: &'a Ctx) -> LocalBoxFuture<'a
     Box::pin(this.activate(ctx))
 }
 
-/// Finds an object's [`Activate`] implementation, like `Probe` does for sockets.
-#[doc(hidden)]
-pub struct ActivateProbe<T>(PhantomData<T>);
-
-impl<T> ActivateProbe<T> {
-    /// A probe for `T`.
-    pub const fn new() -> Self {
-        ActivateProbe(PhantomData)
-    }
-}
-
-impl<T> Default for ActivateProbe<T> {
-    fn default() -> Self {
-        ActivateProbe::new()
-    }
-}
-
-/// See [`ActivateProbe`].
-#[doc(hidden)]
-pub trait HasActivate<T> {
-    fn __duro_activate(&self) -> Option<ActivateFn<T>>;
-}
-
-impl<T: Activate> HasActivate<T> for &ActivateProbe<T> {
-    fn __duro_activate(&self) -> Option<ActivateFn<T>> {
-        Some(activate::<T>)
-    }
-}
-
-/// See [`ActivateProbe`].
-#[doc(hidden)]
-pub trait NoActivate<T> {
-    fn __duro_activate(&self) -> Option<ActivateFn<T>>;
-}
-
-impl<T> NoActivate<T> for ActivateProbe<T> {
-    fn __duro_activate(&self) -> Option<ActivateFn<T>> {
-        None
-    }
+crate::hooks::probe! {
+    /// Finds an object's [`Activate`] implementation, like `Probe` does for sockets.
+    ActivateProbe, HasActivate, NoActivate, __duro_activate: Activate => ActivateFn<T> = activate::<T>
 }

@@ -2,7 +2,6 @@
 //! forwards to it.
 
 use std::future::Future;
-use std::marker::PhantomData;
 
 use futures::future::LocalBoxFuture;
 
@@ -55,14 +54,13 @@ use crate::http::{Request, Response};
 ///     }
 /// }
 ///
-/// // In a worker: `duro::forward::<Page>(&env, "home", req).await`. In a test (requests
-/// // built with the `http` crate's builders):
+/// // In a worker: `duro::forward::<Page>(&env, "home", req).await`. In a test:
 /// # futures::executor::block_on(async {
 /// let env = duro::testing::TestEnv::new();
-/// let put = ::http::Request::put("/page").body(b"hello".to_vec()).unwrap();
+/// let put = http::request().method("PUT").uri("/page").body(b"hello".to_vec()).unwrap();
 /// assert_eq!(env.fetch::<Page>("home", put).await.status(), 200);
 /// env.restart(); // the edit was saved before the response left
-/// let get = ::http::Request::get("/page").body(Vec::new()).unwrap();
+/// let get = http::request().uri("/page").body(Vec::new()).unwrap();
 /// let got = env.fetch::<Page>("home", get).await;
 /// assert_eq!(got.body().as_slice(), b"hello");
 /// assert_eq!(env.stub::<Page>("home").edits().await.unwrap(), 1);
@@ -79,7 +77,8 @@ pub trait Fetch: Sized + 'static {
 
 /// The fetch handler as the host calls it.
 #[doc(hidden)]
-pub type FetchFn<T> = for<'a> fn(&'a mut T, &'a Ctx, Request) -> LocalBoxFuture<'a, Result<Response>>;
+pub type FetchFn<T> =
+    for<'a> fn(&'a mut T, &'a Ctx, Request) -> LocalBoxFuture<'a, Result<Response>>;
 
 fn fetch<'a, T: Fetch>(
     this: &'a mut T,
@@ -89,43 +88,7 @@ fn fetch<'a, T: Fetch>(
     Box::pin(this.fetch(ctx, request))
 }
 
-/// Finds an object's [`Fetch`] implementation, like `Probe` does for sockets.
-#[doc(hidden)]
-pub struct FetchProbe<T>(PhantomData<T>);
-
-impl<T> FetchProbe<T> {
-    /// A probe for `T`.
-    pub const fn new() -> Self {
-        FetchProbe(PhantomData)
-    }
-}
-
-impl<T> Default for FetchProbe<T> {
-    fn default() -> Self {
-        FetchProbe::new()
-    }
-}
-
-/// See [`FetchProbe`].
-#[doc(hidden)]
-pub trait HasFetch<T> {
-    fn __duro_fetch(&self) -> Option<FetchFn<T>>;
-}
-
-impl<T: Fetch> HasFetch<T> for &FetchProbe<T> {
-    fn __duro_fetch(&self) -> Option<FetchFn<T>> {
-        Some(fetch::<T>)
-    }
-}
-
-/// See [`FetchProbe`].
-#[doc(hidden)]
-pub trait NoFetch<T> {
-    fn __duro_fetch(&self) -> Option<FetchFn<T>>;
-}
-
-impl<T> NoFetch<T> for FetchProbe<T> {
-    fn __duro_fetch(&self) -> Option<FetchFn<T>> {
-        None
-    }
+crate::hooks::probe! {
+    /// Finds an object's [`Fetch`] implementation, like `Probe` does for sockets.
+    FetchProbe, HasFetch, NoFetch, __duro_fetch: Fetch => FetchFn<T> = fetch::<T>
 }

@@ -84,12 +84,14 @@ mod socket;
 mod client;
 mod platform;
 // The timer table (and its cron schedules), the context a method sees, the hooks an
-// object may implement (activation, fetch, sockets), the object trait, the timers builder.
+// object may implement (activation, fetch, sockets) and how the macros find them, the
+// object trait, the timers builder.
 mod activate;
 #[cfg(feature = "cron")]
 mod cron;
 mod ctx;
 mod fetch;
+mod hooks;
 mod object;
 mod sockets;
 mod table;

@@ -50,7 +50,6 @@
 //! ```
 
 use std::future::Future;
-use std::marker::PhantomData;
 
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -217,47 +216,11 @@ impl<T: Sockets> SocketTable<T> {
     };
 }
 
-/// Finds an object's [`Sockets`] implementation, if it has one, without an attribute:
-/// `(&&Probe::<T>::new()).__duro_sockets()` picks [`HasSockets`] when `T: Sockets` and
-/// [`NoSockets`] otherwise (method resolution tries `&Probe` before `Probe`).
-#[doc(hidden)]
-pub struct Probe<T>(PhantomData<T>);
-
-impl<T> Probe<T> {
-    /// A probe for `T`.
-    pub const fn new() -> Self {
-        Probe(PhantomData)
-    }
-}
-
-impl<T> Default for Probe<T> {
-    fn default() -> Self {
-        Probe::new()
-    }
-}
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait HasSockets<T> {
-    fn __duro_sockets(&self) -> Option<SocketTable<T>>;
-}
-
-impl<T: Sockets> HasSockets<T> for &Probe<T> {
-    fn __duro_sockets(&self) -> Option<SocketTable<T>> {
-        Some(SocketTable::<T>::TABLE)
-    }
-}
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait NoSockets<T> {
-    fn __duro_sockets(&self) -> Option<SocketTable<T>>;
-}
-
-impl<T> NoSockets<T> for Probe<T> {
-    fn __duro_sockets(&self) -> Option<SocketTable<T>> {
-        None
-    }
+crate::hooks::probe! {
+    /// Finds an object's [`Sockets`] implementation, if it has one, without an attribute:
+    /// `(&&Probe::<T>::new()).__duro_sockets()` picks [`HasSockets`] when `T: Sockets` and
+    /// [`NoSockets`] otherwise (method resolution tries `&Probe` before `Probe`).
+    Probe, HasSockets, NoSockets, __duro_sockets: Sockets => SocketTable<T> = SocketTable::<T>::TABLE
 }
 
 /// The object's WebSockets, from any turn (a call, a timer or a socket handler):

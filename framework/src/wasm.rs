@@ -538,7 +538,8 @@ impl<T: Object> WasmHost<T> {
             // Answered without reading the request: the object has no handler.
             self.host.fetch(name.as_deref(), Default::default()).await
         };
-        let resp = crate::http::to_worker(response).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let resp =
+            crate::http::to_worker(response).map_err(|e| JsValue::from_str(&e.to_string()))?;
         Ok(web_sys::Response::from(resp).into())
     }
 

@@ -90,7 +90,7 @@ impl Plain {
 }
 
 fn request(method: Method, uri: &str, body: &str) -> Request {
-    ::http::Request::builder()
+    http::request()
         .method(method)
         .uri(uri)
         .body(body.as_bytes().to_vec())
@@ -115,7 +115,9 @@ async fn a_change_is_saved_before_the_response_and_seen_by_calls() {
     assert_eq!(board.notes().await.unwrap(), ["milk"]);
     env.restart();
     assert_eq!(board.notes().await.unwrap(), ["milk"]);
-    let resp = env.fetch::<Board>("b", request(Method::GET, "/notes", "")).await;
+    let resp = env
+        .fetch::<Board>("b", request(Method::GET, "/notes", ""))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body(&resp), json!(["milk"]));
     // A request that changes nothing writes nothing.
@@ -181,7 +183,7 @@ async fn an_object_without_a_handler_answers_404() {
 #[tokio::test]
 async fn the_handler_sees_the_whole_request() {
     let env = TestEnv::new();
-    let req = ::http::Request::builder()
+    let req = http::request()
         .method(Method::PUT)
         .uri("https://example.com/echo?q=a%20b&r=1")
         .header("x-test", "yes")

@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "cron",
     "table",
     "ctx",
+    "hooks",
     "activate",
     "fetch",
     "sockets",

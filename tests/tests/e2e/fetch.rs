@@ -18,7 +18,10 @@ fn a_note_s_own_route_saves_what_it_changes_and_rolls_back_its_errors() {
     let reply = client.post("/notes/a/text", b"first line");
     assert_eq!(reply.status, 200, "{}", reply.text());
     let note = reply.json();
-    assert_eq!((note["schema"].as_u64(), note["words"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (note["schema"].as_u64(), note["words"].as_u64()),
+        (Some(2), Some(2))
+    );
     let reply = client.post("/notes/a/text", b"second");
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["text"], "first line\nsecond");
