@@ -715,8 +715,8 @@ fn refused(refuse: &Refuse) -> worker::Result<Response> {
 }
 
 /// Forwards a worker's request to the object `name` of class `T`: a WebSocket upgrade
-/// (answered by the object's [`Sockets`](crate::Sockets) handlers) or any request to the
-/// object's `fetch`.
+/// (answered by the object's [`Sockets`](crate::Sockets) handlers) or any other request
+/// (answered by its [`Fetch`](crate::Fetch) handler, or 404 without one).
 ///
 /// ```ignore
 /// // In a worker's fetch handler:
