@@ -164,7 +164,9 @@ async fn a_panic_rolls_back_and_answers_500() {
 #[tokio::test]
 async fn an_object_without_a_handler_answers_404() {
     let env = TestEnv::new();
-    let resp = env.fetch::<Quiet>("q", request(Method::POST, "/", "x")).await;
+    let resp = env
+        .fetch::<Quiet>("q", request(Method::POST, "/", "x"))
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(body(&resp)["error"]["code"], "unknown_method");
     assert_eq!(env.stats::<Quiet>("q").storage.writes, 0);
