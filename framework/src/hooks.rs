@@ -4,7 +4,9 @@
 
 /// Defines a probe for the hook trait `$hook`: `(&&$probe::<T>::new()).$method()` is
 /// `Some($found)` through `$has` when `T: $hook`, and `None` through `$no` otherwise
-/// (method resolution tries `&$probe` before `$probe`).
+/// (method resolution tries `&$probe` before `$probe`). Inlined, so that the answer is a
+/// constant where it is asked: what only runs with the hook is left out of objects
+/// without it.
 macro_rules! probe {
     (
         $(#[$doc:meta])*
@@ -34,6 +36,7 @@ macro_rules! probe {
         }
 
         impl<T: $hook> $has<T> for &$probe<T> {
+            #[inline(always)]
             fn $method(&self) -> Option<$out> {
                 Some($found)
             }
@@ -46,6 +49,7 @@ macro_rules! probe {
         }
 
         impl<T> $no<T> for $probe<T> {
+            #[inline(always)]
             fn $method(&self) -> Option<$out> {
                 None
             }

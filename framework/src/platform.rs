@@ -147,6 +147,8 @@ pub trait Endpoint {
     ) -> LocalBoxFuture<'a, ()>;
     /// A socket closed.
     fn socket_close<'a>(&'a self, socket: &'a RawSocket) -> LocalBoxFuture<'a, ()>;
-    /// A request for the object's own fetch handler, forwarded from the object `name`.
-    fn fetch<'a>(&'a self, name: &'a str, request: Request) -> LocalBoxFuture<'a, Response>;
+    /// A request for the object's own fetch handler, forwarded from the object `name`: the
+    /// handler's response, or the error the runtime answers with.
+    fn fetch<'a>(&'a self, name: &'a str, request: Request)
+        -> LocalBoxFuture<'a, Result<Response>>;
 }

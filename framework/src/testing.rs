@@ -316,7 +316,10 @@ impl TestEnv {
             return e.into();
         }
         let host = self.world.host(T::__TARGET, name);
-        let response = host.fetch(name, request).await;
+        let response = host
+            .fetch(name, request)
+            .await
+            .unwrap_or_else(Response::from);
         self.world.drain_background().await;
         response
     }

@@ -527,16 +527,34 @@ impl<T: Object> WasmHost<T> {
         if crate::url::path(&url) == STATS_PATH {
             return self.stats_response();
         }
+        if T::__fetch().is_none() {
+            // Made like a refused upgrade's response: an object without a handler carries
+            // none of `duro::http`'s parsing.
+            let resp = refused(&Refuse::from(Host::<T>::no_fetch()))
+                .map_err(|e| JsValue::from_str(&e.to_string()))?;
+            return Ok(web_sys::Response::from(resp).into());
+        }
+        // Boxed: a branch of an async fn stays in its state machine even when its condition
+        // is constant, but a future made only where the object has a handler does not.
+        let serve: LocalBoxFuture<'_, _> = Box::pin(self.serve(req, headers));
+        serve.await
+    }
+
+    /// A request for the object's own [`Fetch`](crate::Fetch) handler.
+    async fn serve(
+        &self,
+        req: web_sys::Request,
+        headers: web_sys::Headers,
+    ) -> core::result::Result<JsValue, JsValue> {
         let name = headers.get(NAME_HEADER).ok().flatten();
-        let response = if T::__fetch().is_some() {
-            let mut req = worker::Request::from(without_header(&req, &headers, NAME_HEADER)?);
-            match crate::http::from_worker(&mut req, self.host.body_limit()).await {
-                Ok(request) => self.host.fetch(name.as_deref(), request).await,
-                Err(e) => e.into(),
-            }
-        } else {
-            // Answered without reading the request: the object has no handler.
-            self.host.fetch(name.as_deref(), Default::default()).await
+        let mut req = worker::Request::from(without_header(&req, &headers, NAME_HEADER)?);
+        let response = match crate::http::from_worker(&mut req, self.host.body_limit()).await {
+            Ok(request) => self
+                .host
+                .fetch(name.as_deref(), request)
+                .await
+                .unwrap_or_else(crate::http::Response::from),
+            Err(e) => e.into(),
         };
         let resp =
             crate::http::to_worker(response).map_err(|e| JsValue::from_str(&e.to_string()))?;

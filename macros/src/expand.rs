@@ -510,7 +510,9 @@ pub fn object_impl(m: &Methods, index: TokenStream, dispatch: Dispatch) -> Token
                 (&&::duro::__private::ActivateProbe::<Self>::new()).__duro_activate()
             }
 
-            // `Some` exactly when the object implements `duro::Fetch`.
+            // `Some` exactly when the object implements `duro::Fetch`. Inlined: an object
+            // without one then carries none of the request reading.
+            #[inline(always)]
             fn __fetch() -> ::core::option::Option<::duro::__private::FetchFn<Self>> {
                 #[allow(unused_imports)]
                 use ::duro::__private::{HasFetch as _, NoFetch as _};

@@ -663,7 +663,11 @@ impl<T: Object> Endpoint for Host<T> {
         Box::pin(Host::socket_close(self, socket))
     }
 
-    fn fetch<'a>(&'a self, name: &'a str, request: Request) -> LocalBoxFuture<'a, Response> {
-        Box::pin(Host::fetch(self, Some(name), request))
+    fn fetch<'a>(
+        &'a self,
+        name: &'a str,
+        request: Request,
+    ) -> LocalBoxFuture<'a, Result<Response>> {
+        Host::fetch(self, Some(name), request)
     }
 }
