@@ -224,8 +224,7 @@ mod http {
             (Method::Post, []) => reply(note.set(req.text().await?).await),
             #[cfg(feature = "v2")]
             (Method::Post, ["cron"]) => reply(note.cron(req.text().await?).await),
-            // The note's own route: its `duro::Fetch` handler answers.
-            #[cfg(feature = "v2")]
+            // The note's own route: its `duro::Fetch` handler answers (v1 has none: 404).
             (_, ["text"]) => duro::forward::<Note>(&env, name, req).await,
             _ => Response::error("not found", 404),
         }

@@ -1,7 +1,8 @@
 //! An object's own route in workerd: notes-v2's `/notes/<name>/text`, which the worker
 //! forwards with `duro::forward` to the note's `duro::Fetch` handler. What a request
 //! changes is saved before its response (calls see it, a restart keeps it); a handler's
-//! `Err` rolls its change back and answers with the JSON error.
+//! `Err` rolls its change back and answers with the JSON error. notes-v1's note, without a
+//! handler, answers the same route with 404.
 
 use crate::harness::{app, Worker};
 
@@ -67,4 +68,11 @@ fn a_note_s_own_route_saves_what_it_changes_and_rolls_back_its_errors() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), "first line\nsecond");
     assert_eq!(client.get("/notes/a").json()["words"], 3);
+    worker.stop();
+
+    // notes-v1's note has no handler: the route it forwards the same way answers 404.
+    let v1 = Worker::start(&app("notes-v1"), state.path(), false, &[]);
+    let reply = v1.client().get("/notes/a/text");
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "unknown_method");
 }
