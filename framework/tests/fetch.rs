@@ -90,6 +90,11 @@ fn request(method: Method, uri: &str, body: &str) -> Request {
         .unwrap()
 }
 
+/// Sends `method path` with `body` to the board "b".
+async fn send(env: &TestEnv, method: Method, path: &str, body: &str) -> Response {
+    env.fetch::<Board>("b", request(method, path, body)).await
+}
+
 fn body(resp: &Response) -> Value {
     assert_eq!(resp.headers()["content-type"], "application/json");
     serde_json::from_slice(resp.body()).unwrap()
@@ -98,9 +103,7 @@ fn body(resp: &Response) -> Value {
 #[tokio::test]
 async fn a_change_is_saved_before_the_response_and_seen_by_calls() {
     let env = TestEnv::new();
-    let resp = env
-        .fetch::<Board>("b", request(Method::POST, "/notes", "milk"))
-        .await;
+    let resp = send(&env, Method::POST, "/notes", "milk").await;
     assert_eq!(resp.status(), 201);
     assert_eq!(body(&resp), json!(1));
     assert_eq!(env.stats::<Board>("b").storage.writes, 1);
@@ -108,9 +111,7 @@ async fn a_change_is_saved_before_the_response_and_seen_by_calls() {
     assert_eq!(board.notes().await.unwrap(), ["milk"]);
     env.restart();
     assert_eq!(board.notes().await.unwrap(), ["milk"]);
-    let resp = env
-        .fetch::<Board>("b", request(Method::GET, "/notes", ""))
-        .await;
+    let resp = send(&env, Method::GET, "/notes", "").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body(&resp), json!(["milk"]));
     // A request that changes nothing writes nothing.
@@ -120,12 +121,9 @@ async fn a_change_is_saved_before_the_response_and_seen_by_calls() {
 #[tokio::test]
 async fn an_err_rolls_back_and_answers_with_the_json_error() {
     let env = TestEnv::new();
-    env.fetch::<Board>("b", request(Method::POST, "/notes", "milk"))
-        .await;
+    send(&env, Method::POST, "/notes", "milk").await;
     let watcher = env.socket::<Board>("b", "/ws", &[]).await.unwrap();
-    let resp = env
-        .fetch::<Board>("b", request(Method::POST, "/fail", "eggs"))
-        .await;
+    let resp = send(&env, Method::POST, "/fail", "eggs").await;
     assert_eq!(resp.status(), 400);
     assert_eq!(
         body(&resp),
@@ -137,19 +135,15 @@ async fn an_err_rolls_back_and_answers_with_the_json_error() {
     env.restart();
     assert_eq!(env.stub::<Board>("b").notes().await.unwrap(), ["milk"]);
     // What a successful request sends leaves once it is saved.
-    env.fetch::<Board>("b", request(Method::POST, "/notes", "eggs"))
-        .await;
+    send(&env, Method::POST, "/notes", "eggs").await;
     assert_eq!(watcher.recv_json::<u64>(), 2);
 }
 
 #[tokio::test]
 async fn a_panic_rolls_back_and_answers_500() {
     let env = TestEnv::new();
-    env.fetch::<Board>("b", request(Method::POST, "/notes", "milk"))
-        .await;
-    let resp = env
-        .fetch::<Board>("b", request(Method::POST, "/panic", "eggs"))
-        .await;
+    send(&env, Method::POST, "/notes", "milk").await;
+    let resp = send(&env, Method::POST, "/panic", "eggs").await;
     assert_eq!(resp.status(), 500);
     let error = body(&resp);
     assert_eq!(error["error"]["code"], "internal");
@@ -204,9 +198,7 @@ async fn the_handler_sees_the_whole_request() {
 async fn a_body_over_the_limit_is_refused_before_the_handler() {
     let env = TestEnv::new();
     env.set_body_limit(4);
-    let resp = env
-        .fetch::<Board>("b", request(Method::POST, "/notes", "too long"))
-        .await;
+    let resp = send(&env, Method::POST, "/notes", "too long").await;
     assert_eq!(resp.status(), 413);
     assert_eq!(body(&resp)["error"]["code"], "payload_too_large");
     assert!(env.stub::<Board>("b").notes().await.unwrap().is_empty());
