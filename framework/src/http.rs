@@ -72,27 +72,44 @@ pub fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Resp
     resp
 }
 
-/// The body of an error response: `{"error":{"code","message"}}`.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The body of an error response, `{"error":{"code","message"}}`, for routes that
+/// write their responses some other way (a worker's own `worker::Response`).
+///
+/// ```
+/// let body = duro::http::ErrorBody::new("not_found", "no route");
+/// assert_eq!(
+///     serde_json::to_string(&body).unwrap(),
+///     r#"{"error":{"code":"not_found","message":"no route"}}"#
+/// );
+/// ```
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// The code and message.
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The `error` of an [`ErrorBody`].
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    /// A stable, machine-readable code (`bad_request`, or an app's own).
+    pub code: &'a str,
+    /// A message for humans.
+    pub message: &'a str,
+}
+
+impl<'a> ErrorBody<'a> {
+    /// `{"error":{"code":code,"message":message}}`.
+    pub fn new(code: &'a str, message: &'a str) -> Self {
+        ErrorBody {
+            error: ErrorDetail { code, message },
+        }
+    }
 }
 
 /// An error response: `status` and `{"error":{"code","message"}}`.
 #[inline(never)]
 pub fn error(status: u16, code: &str, message: &str) -> Response {
-    json(
-        status,
-        &ErrorBody {
-            error: ErrorDetail { code, message },
-        },
-    )
+    json(status, &ErrorBody::new(code, message))
 }
 
 /// `{"error":{"code","message"}}` with the code's status (see [`ErrorCode::status`]). A

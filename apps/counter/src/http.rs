@@ -47,23 +47,8 @@ fn json_text(status: u16, body: Vec<u8>) -> Result<Response> {
     Ok(resp)
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
 fn error(status: u16, code: &str, message: impl AsRef<str>) -> Result<Response> {
-    let error = ErrorDetail {
-        code,
-        message: message.as_ref(),
-    };
-    json_response(status, &ErrorBody { error })
+    json_response(status, &duro::http::ErrorBody::new(code, message.as_ref()))
 }
 
 #[derive(Serialize)]

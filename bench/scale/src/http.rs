@@ -83,17 +83,6 @@ struct Players {
     players: u64,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
 fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
     let resp = Response::from_bytes(serde_json::to_vec(body)?)?.with_status(status);
     resp.headers().set("content-type", "application/json")?;
@@ -101,12 +90,7 @@ fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
 }
 
 fn error(status: u16, code: &str, message: &str) -> Result<Response> {
-    json(
-        status,
-        &ErrorBody {
-            error: ErrorDetail { code, message },
-        },
-    )
+    json(status, &duro::http::ErrorBody::new(code, message))
 }
 
 fn bad(message: &str) -> Result<Response> {
