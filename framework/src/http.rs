@@ -148,9 +148,7 @@ impl<E: core::fmt::Display> From<CallError<E>> for Response {
 /// assert_eq!(duro::http::query_pairs(&uri), [("user".into(), "ann b".into()), ("after".into(), "3".into())]);
 /// ```
 pub fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    uri.query()
-        .map(|q| crate::url::query(&format!("?{q}")))
-        .unwrap_or_default()
+    uri.query().map(crate::url::pairs).unwrap_or_default()
 }
 
 /// The decoded value of the query parameter `name` of `uri`, if present (the first one).
@@ -182,7 +180,7 @@ mod worker_conv {
     ) -> crate::Result<Request> {
         let mut out = head(req)?;
         if !matches!(*out.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-            *out.body_mut() = body(req, body_limit).await?;
+            *out.body_mut() = read_body(req, body_limit).await?;
         }
         Ok(out)
     }
@@ -210,8 +208,11 @@ mod worker_conv {
             .map_err(|e| Error::bad_request(format!("bad request: {e}")))
     }
 
-    /// The body, of at most `body_limit` bytes.
-    async fn body(req: &mut worker::Request, body_limit: usize) -> crate::Result<Vec<u8>> {
+    /// Reads a worker's request body of at most `body_limit` bytes: 413
+    /// `payload_too_large` beyond, whether declared by `content-length` or not (a declared
+    /// length over the limit is refused before anything is read); 400 when it cannot be
+    /// read.
+    pub async fn read_body(req: &mut worker::Request, body_limit: usize) -> crate::Result<Vec<u8>> {
         let too_large = || {
             Error::new(
                 ErrorCode::PayloadTooLarge,
@@ -256,4 +257,4 @@ mod worker_conv {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use worker_conv::{from_worker, to_worker};
+pub use worker_conv::{from_worker, read_body, to_worker};

@@ -48,7 +48,11 @@ pub fn query(url: &str) -> Vec<(String, String)> {
         return Vec::new();
     };
     let q = &url[start + 1..];
-    let q = &q[..q.find('#').unwrap_or(q.len())];
+    pairs(&q[..q.find('#').unwrap_or(q.len())])
+}
+
+/// The decoded pairs of a query string without its `?` (as [`query`] decodes them).
+pub(crate) fn pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {

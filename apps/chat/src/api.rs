@@ -41,7 +41,7 @@ pub fn not_found(method: &str, path: &str) -> Response {
 
 /// Answers one request of the chat's API.
 pub async fn handle<E: Connect + KvSource>(env: &E, req: Request) -> Routed {
-    let path = req.uri().path().to_owned();
+    let path = req.uri().path();
     // An empty segment (a trailing slash, `//`) is in no route.
     let segments: Vec<&str> = if path != "/" && path[1..].split('/').any(str::is_empty) {
         Vec::new()
@@ -58,7 +58,7 @@ pub async fn handle<E: Connect + KvSource>(env: &E, req: Request) -> Routed {
             Err(refused) => Err(refused),
         },
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/api") => return Routed::Asset,
-        _ => Err(not_found(req.method().as_str(), &path)),
+        _ => Err(not_found(req.method().as_str(), path)),
     };
     Routed::Reply(reply.unwrap_or_else(|refused| refused))
 }

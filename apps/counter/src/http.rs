@@ -122,33 +122,9 @@ fn framework_error(e: duro::Error) -> Result<Response> {
 
 /// Reads the body, refusing more than [`BODY_LIMIT`] bytes (by the declared length first).
 async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Result<Response>> {
-    let too_large = || {
-        error(
-            413,
-            ErrorCode::PayloadTooLarge.as_str(),
-            format!("request body is over {BODY_LIMIT} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return Err(too_large());
-    }
-    let bytes = req.bytes().await.map_err(|e| {
-        error(
-            400,
-            ErrorCode::BadRequest.as_str(),
-            format!("unreadable body: {e}"),
-        )
-    })?;
-    if bytes.len() > BODY_LIMIT {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    duro::http::read_body(req, BODY_LIMIT)
+        .await
+        .map_err(framework_error)
 }
 
 #[event(fetch)]
